@@ -1,0 +1,56 @@
+"""mediaprep: pre-flight images for Kimi vision models on Alibaba Cloud Model Studio.
+
+    import mediaprep as mp
+    info   = mp.probe("IMG_0042.heic")                               # header only
+    report = mp.check("IMG_0042.heic", target=mp.Target(model="kimi-k2.6", api="openai"))
+    ready  = mp.prepare("IMG_0042.heic", target=mp.Target(), out_dir="out")   # .part .outputs .actions
+
+Everything importable from here is the public surface; other modules may change.
+"""
+
+from .codes import CODES
+from .errors import MediaprepError, SourceError, TargetError, UsageError
+from .models import Action, ImageInfo, Policy, Report, Size, Source, Target, TokenEstimate, Violation
+from .parts import image_list_part, image_part, text_part, video_part
+from .pipeline import Output, Prepared, ProbeError, check, prepare, probe
+from .rules import DEFAULT_LIMITS, MODELS, REGIONS, Limits, ModelInfo, Region
+from .tokens import TokenConstants, estimate_frames, estimate_image
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CODES",
+    "DEFAULT_LIMITS",
+    "MODELS",
+    "REGIONS",
+    "Action",
+    "ImageInfo",
+    "Limits",
+    "MediaprepError",
+    "ModelInfo",
+    "Output",
+    "Policy",
+    "Prepared",
+    "ProbeError",
+    "Region",
+    "Report",
+    "Size",
+    "Source",
+    "SourceError",
+    "Target",
+    "TargetError",
+    "TokenConstants",
+    "TokenEstimate",
+    "UsageError",
+    "Violation",
+    "__version__",
+    "check",
+    "estimate_frames",
+    "estimate_image",
+    "image_list_part",
+    "image_part",
+    "prepare",
+    "probe",
+    "text_part",
+    "video_part",
+]

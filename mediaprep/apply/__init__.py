@@ -1,0 +1,1 @@
+"""Run plans: decode, fix, encode (I/O and CPU)."""

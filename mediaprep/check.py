@@ -1,0 +1,184 @@
+"""Image info + target (+ policy) → report. Pure: reads nothing but the values it is given."""
+
+from __future__ import annotations
+
+import math
+
+from . import encode
+from .codes import violation
+from .models import ImageInfo, Policy, Report, Status, Target, Violation
+from .tokens import estimate_image
+
+_ORIENTATION_HOW = {
+    2: "mirrored left-right",
+    3: "rotated 180°",
+    4: "mirrored top-bottom",
+    5: "transposed (mirrored, rotated 90° clockwise)",
+    6: "rotated 90° clockwise",
+    7: "transversed (mirrored, rotated 90° counter-clockwise)",
+    8: "rotated 90° counter-clockwise",
+}
+_SEEN = {2: "mirrored", 3: "upside down", 4: "upside down and mirrored"}
+
+
+def status_of(violations: tuple[Violation, ...] | list[Violation]) -> Status:
+    """`ok` with no error; `fixable` when every error has a fix; `rejected` otherwise."""
+    errors = [v for v in violations if v.severity == "error"]
+    if not errors:
+        return "ok"
+    return "fixable" if all(v.fix for v in errors) else "rejected"
+
+
+def output_format_for(info: ImageInfo, target: Target) -> str:
+    """JPEG or PNG by content: alpha, palettes, 1-bit and lossless graphics → PNG; photos → JPEG."""
+    if info.has_alpha or info.mode in ("P", "PA", "1"):
+        return "PNG"
+    if info.format in ("JPEG", "HEIC", "HEIF", "AVIF", "WEBP", "JPEG2000", "MPO"):
+        return "JPEG"
+    return "PNG" if info.size.pixels <= 4_000_000 else "JPEG"
+
+
+def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *, source: str) -> Report:
+    """Every image rule of SPEC §1 for `target`. The fixes named follow `policy`."""
+    policy = policy or Policy()
+    lim = target.limits
+    out: list[Violation] = []
+    w, h = info.width_px, info.height_px
+    size_text = f"{w}×{h}"
+
+    if info.decode == "failed":
+        out.append(violation("image.unreadable", source=source, observed=info.decode_error or "the pixels do not decode"))
+
+    if info.stored_size.pixels > lim.max_decode_pixels:
+        can = info.reduced_decode is not None
+        remedy = (
+            "it decodes reduced ("
+            + ("JPEG draft mode" if info.reduced_decode == "jpeg-draft" else "HEIF tile by tile")
+            + "), so prepare downscales it"
+            if can
+            else "it is never decoded (a decompression bomb guard); reject it, or raise max_decode_pixels if you trust it"
+        )
+        out.append(
+            violation(
+                "image.too_many_pixels",
+                source=source,
+                field="pixels",
+                observed=info.stored_size.pixels,
+                limit=lim.max_decode_pixels,
+                fix="downscale" if can else None,
+                size=size_text,
+                remedy=remedy,
+            )
+        )
+
+    floor = lim.image_min_side_exclusive_px
+    for field, value in (("width", w), ("height", h)):
+        if value <= floor:
+            fix = "pad" if policy.too_small == "pad" else None
+            remedy = f"pad to {floor + 1} px (prepare does this) or drop the file" if fix else "drop the file (the policy rejects small images)"
+            out.append(violation("image.too_small", source=source, field=field, observed=value, limit=floor, fix=fix, remedy=remedy))
+
+    ratio = max(w, h) / max(1, min(w, h))
+    if ratio > lim.image_max_aspect_ratio:
+        fix = {"pad": "pad", "split": "split", "reject": None}[policy.aspect_ratio]
+        need = math.ceil(max(w, h) / lim.image_max_aspect_ratio)
+        remedy = {
+            "pad": f"pad the short side to {need} px (prepare does this)",
+            "split": f"split into {math.ceil(ratio / lim.image_max_aspect_ratio)} tiles (prepare does this)",
+            None: "crop it, or choose the pad or split policy",
+        }[fix]
+        out.append(
+            violation(
+                "image.aspect_ratio",
+                source=source,
+                field="aspect_ratio",
+                observed=round(ratio, 2),
+                limit=lim.image_max_aspect_ratio,
+                fix=fix,
+                remedy=remedy,
+            )
+        )
+
+    in_4k = lim.image_box_4k.fits(w, h)
+    in_8k = lim.image_box_8k.fits(w, h)
+    listed = lim.image_formats_below_4k
+    to = output_format_for(info, target)
+    if info.format not in listed or info.encoding_issue:
+        observed = info.format if info.format not in listed else f"{info.format} with {info.encoding_issue}"
+        out.append(
+            violation(
+                "image.format_unsupported",
+                source=source,
+                field="format",
+                observed=observed,
+                limit=", ".join(sorted(listed)),
+                fix="convert",
+                to=to,
+            )
+        )
+    elif not in_4k and info.format not in lim.image_formats_4k_to_8k:
+        out.append(
+            violation(
+                "image.format_above_4k",
+                source=source,
+                field="format",
+                observed=info.format,
+                limit=" and ".join(sorted(lim.image_formats_4k_to_8k)),
+                fix="convert",
+                size=size_text,
+                box4k=str(lim.image_box_4k),
+                to=to,
+            )
+        )
+    if not in_8k:
+        out.append(violation("image.above_8k", source=source, field="size", observed=size_text, limit=str(lim.image_box_8k), fix="downscale"))
+
+    cap_field, cap, measured = encode.image_byte_check(info.size_bytes, info.mime, target)
+    if measured > cap:
+        out.append(
+            violation(
+                "image.too_large",
+                source=source,
+                field=cap_field,
+                observed=measured,
+                limit=cap,
+                fix="compress",
+                transport=target.transport,
+            )
+        )
+
+    if info.animated:
+        out.append(violation("image.animated", source=source, field="frames", observed=info.frames, fix="first-frame"))
+
+    if info.orientation != 1:
+        out.append(
+            violation(
+                "image.orientation",
+                source=source,
+                field=f"{info.orientation_source} metadata",
+                observed=info.orientation,
+                fix="orient",
+                how=_ORIENTATION_HOW.get(info.orientation, "transformed"),
+                seen=_SEEN.get(info.orientation, "sideways"),
+            )
+        )
+
+    return Report(
+        source=source,
+        kind="image",
+        status=status_of(out),
+        violations=tuple(out),
+        info=info,
+        estimate=estimate_image(info.size),
+        verified="decoded" if info.decode == "verified" else ("header-only" if info.decode == "header-only" else "decoded"),
+    )
+
+
+def unreadable_report(source: str, why: str, *, kind: str = "image") -> Report:
+    v = violation("image.unreadable", source=source, observed=why)
+    return Report(source=source, kind="image" if kind == "image" else "unknown", status="rejected", violations=(v,))
+
+
+def source_report(v: Violation) -> Report:
+    label = v.message.split(":", 1)[0]
+    return Report(source=label, kind="unknown", status="rejected", violations=(v,))

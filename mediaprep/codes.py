@@ -1,0 +1,142 @@
+"""The closed vocabulary of violation codes: severity, message template, and the fixes that cure each.
+
+A violation is made only through `violation()`, so every message is filled from its template with
+the observed value and the limit. `tests/test_codes.py` proves the set, the templates and the
+README's table agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .models import Severity, Violation
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSpec:
+    severity: Severity
+    template: str  # str.format fields: source, field, observed, limit, plus per-code extras
+    fixes: tuple[str, ...]  # ops that can cure it; empty: rejected
+    summary: str  # one line for the README table
+
+
+CODES: dict[str, CodeSpec] = {
+    # images
+    "image.unreadable": CodeSpec(
+        "error",
+        "{source}: {observed}; the pixels cannot be read, so nothing can be sent; re-export the file",
+        (),
+        "the bytes are not an image any decoder here can read, or its pixels do not decode (truncated, corrupt)",
+    ),
+    "image.too_small": CodeSpec(
+        "error",
+        "{source}: {field} {observed} px is not more than {limit} px; {remedy}",
+        ("pad",),
+        "a side is 10 px or less; fixed by padding to 11 px",
+    ),
+    "image.aspect_ratio": CodeSpec(
+        "error",
+        "{source}: aspect ratio {observed}:1 is more than {limit}:1; {remedy}",
+        ("pad", "split"),
+        "long side / short side is over 200; fixed by padding the short side, or splitting into tiles",
+    ),
+    "image.format_unsupported": CodeSpec(
+        "error",
+        "{source}: {observed} is not an accepted encoding (accepted: {limit}); convert to {to} (prepare does this)",
+        ("convert",),
+        "the format (GIF, AVIF, JPEG 2000, …) or the encoding inside an accepted one (CMYK, Lab, float, BigTIFF, …) is not accepted; converted to PNG or JPEG",
+    ),
+    "image.format_above_4k": CodeSpec(
+        "error",
+        "{source}: {observed} at {size} is above the 4K box {box4k}, where only {limit} are accepted; convert to {to} (prepare does this)",
+        ("convert",),
+        "between 4K and 8K only JPEG and PNG are accepted; converted",
+    ),
+    "image.above_8k": CodeSpec(
+        "warning",
+        "{source}: {observed} does not fit the recommended 8K box {limit}; the service may time out; prepare downscales it to fit unless told to keep it",
+        ("downscale",),
+        "larger than 7680×4320 (recommended maximum); downscaled unless the policy keeps it",
+    ),
+    "image.too_large": CodeSpec(
+        "error",
+        "{source}: {field} is {observed} bytes, more than the {limit}-byte cap for the {transport} transport; compress (prepare does this) or send it another way",
+        ("compress",),
+        "the file (URL/path) or the whole data URL (base64) is over 10 MiB; compressed to fit",
+    ),
+    "image.animated": CodeSpec(
+        "warning",
+        "{source}: animated, {observed} frames; the service will most likely read one frame; prepare keeps the first frame",
+        ("first-frame",),
+        "an animation (APNG, animated WebP, GIF, AVIF sequence); reduced to its first frame",
+    ),
+    "image.orientation": CodeSpec(
+        "warning",
+        "{source}: orientation {observed} ({how}) is stored in {field}; the service may ignore it and see the picture {seen}; prepare bakes it into the pixels",
+        ("orient",),
+        "an EXIF/XMP/PNG-text orientation tag; baked into the pixels of every output",
+    ),
+    "image.too_many_pixels": CodeSpec(
+        "error",
+        "{source}: the header declares {observed} pixels ({size}), more than the {limit}-pixel decode guard; {remedy}",
+        ("downscale",),
+        "the header declares more pixels than may be decoded (bomb guard); fixable only where the format decodes reduced",
+    ),
+    # videos (checked by the video stages)
+    "video.unreadable": CodeSpec("error", "{source}: {observed}; the video cannot be read", (), "the container or stream cannot be read or decoded"),
+    "video.no_video_stream": CodeSpec("error", "{source}: no video stream ({observed})", (), "the file holds no video stream"),
+    "video.too_short": CodeSpec("error", "{source}: {observed} s is shorter than {limit} s; {remedy}", ("frames",), "shorter than 2 s; sent as an image list when ≥ 4 frames exist"),
+    "video.too_long": CodeSpec("error", "{source}: {observed} s is longer than {limit} s; send it as an image list", ("frames",), "longer than 1 h; sent as an image list"),
+    "video.too_large": CodeSpec("error", "{source}: {field} is {observed} bytes, over the {limit}-byte cap for the {transport} transport", ("transcode", "frames"), "over the transport's byte cap; transcoded or sent as an image list"),
+    "video.container_unlisted": CodeSpec("error", "{source}: container {observed} is not listed (listed: {limit}); remux or transcode to MP4", ("remux", "transcode"), "WebM, MPEG-TS, 3GP, …; remuxed or transcoded to MP4"),
+    "video.resolution_above_2k": CodeSpec("warning", "{source}: {observed} is above the recommended {limit}; it only costs time", (), "above 2560×1440 (recommended)"),
+    # image lists and sampling
+    "frames.too_few": CodeSpec("error", "{source}: {observed} frames is fewer than {limit}; {remedy}", (), "an image list needs at least 4 frames"),
+    "frames.too_many": CodeSpec("error", "{source}: {observed} frames is more than {limit}", (), "an image list takes at most 2000 frames"),
+    "frames.fps_out_of_range": CodeSpec("error", "{source}: fps {observed} is outside {limit}", (), "fps must lie in [0.1, 10]"),
+    "frames.max_frames_out_of_range": CodeSpec("error", "{source}: max_frames {observed} is outside {limit}", (), "max_frames must lie in [1, 2000]"),
+    # remote
+    "remote.private_address": CodeSpec("error", "{source}: {observed} is a private, loopback or link-local address the service can never fetch", (), "the URL's host resolves to an address the service cannot reach"),
+    "remote.unreachable": CodeSpec("error", "{source}: could not connect ({observed})", (), "the host could not be reached"),
+    "remote.timeout": CodeSpec("error", "{source}: no complete answer within {limit} s ({observed})", (), "the server did not answer in time"),
+    "remote.http_status": CodeSpec("error", "{source}: the server answered HTTP {observed}", (), "the server answered with an error status"),
+    "remote.too_large": CodeSpec("error", "{source}: {observed} bytes is over the {limit}-byte cap", (), "the body is over the URL transport's cap"),
+    "remote.not_media": CodeSpec("error", "{source}: the server sent {observed}, not media", (), "the URL serves a page or data, not media"),
+    "remote.too_many_redirects": CodeSpec("error", "{source}: more than {limit} redirects", (), "the redirect chain is too long or loops"),
+    # requests
+    "request.model_retired": CodeSpec("error", "model {observed} was retired on {limit}; use {replacements}", (), "the model is retired; the message names replacements"),
+    "request.model_text_only": CodeSpec("error", "model {observed} takes text only; media needs {limit}", (), "media sent to a text-only model"),
+    "request.thinking_always_on": CodeSpec("error", "model {observed} always thinks; enable_thinking=false is refused", (), "enable_thinking=false for kimi-k2.7-code"),
+    "request.over_token_limit": CodeSpec("error", "{source}: about {observed} tokens (an estimate) is over the {limit}-token budget", (), "the media cannot fit the model's input even at the smallest plan"),
+    # sources
+    "source.not_found": CodeSpec("error", "{source}: no such file", (), "the path does not exist"),
+    "source.not_a_file": CodeSpec("error", "{source}: {observed}, not a regular file", (), "a folder, socket, device or other non-regular file"),
+    "source.permission_denied": CodeSpec("error", "{source}: cannot be read ({observed})", (), "the file exists but cannot be read"),
+}
+
+
+def violation(
+    code: str,
+    *,
+    source: str,
+    field: str | None = None,
+    observed: Any = None,
+    limit: Any = None,
+    fix: str | None = None,
+    **extra: Any,
+) -> Violation:
+    """Build a violation of `code`, its message filled from the template. Unknown codes are a bug."""
+    spec = CODES[code]
+    if fix is not None and fix not in spec.fixes:
+        raise AssertionError(f"{code}: fix {fix!r} is not one of {spec.fixes}")
+    message = spec.template.format(source=source, field=field, observed=observed, limit=limit, **extra)
+    return Violation(
+        code=code,
+        severity=spec.severity,
+        message=message,
+        field=field,
+        observed=observed,
+        limit=limit,
+        fix=fix,
+    )

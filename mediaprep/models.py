@@ -1,0 +1,235 @@
+"""Frozen values that move through the pipeline: sources, media info, violations, reports, targets.
+
+Nothing here reads a file. Reprs show sizes and labels, never payload bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .rules import APIS, DEFAULT_LIMITS, DEFAULT_MODEL, TRANSPORTS, TRANSPORTS_BY_API, Limits
+
+Status = Literal["ok", "fixable", "rejected"]
+Severity = Literal["error", "warning"]
+Kind = Literal["image", "video", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    width_px: int
+    height_px: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width_px * self.height_px
+
+    @property
+    def long_px(self) -> int:
+        return max(self.width_px, self.height_px)
+
+    @property
+    def short_px(self) -> int:
+        return min(self.width_px, self.height_px)
+
+    def __str__(self) -> str:
+        return f"{self.width_px}×{self.height_px}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Source:
+    """Where an input's bytes are. Exactly one of `path`, `data`, `url` is set."""
+
+    label: str  # what the user gave, shortened for data URLs; names the input in every message
+    kind: Literal["path", "bytes", "data_url", "url"]
+    path: Path | None = None
+    data: bytes | None = field(default=None, repr=False)
+    url: str | None = None
+    declared_mime: str | None = None  # the MIME a data URL claimed (never trusted)
+
+    def __repr__(self) -> str:
+        size = f", {len(self.data)} bytes" if self.data is not None else ""
+        return f"Source({self.kind}: {self.label!r}{size})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageInfo:
+    """What a header (and, when verified, a cheap decode) says about an image.
+
+    `width_px`/`height_px` are as displayed (orientation applied); `stored_*` as coded.
+    """
+
+    format: str  # mediaprep's name, decided from the bytes: JPEG, PNG, HEIC, AVIF, BIGTIFF, ...
+    mime: str
+    width_px: int
+    height_px: int
+    stored_width_px: int
+    stored_height_px: int
+    size_bytes: int
+    mode: str
+    bit_depth: int
+    has_alpha: bool
+    frames: int = 1
+    animated: bool = False
+    orientation: int = 1  # EXIF orientation 1–8
+    orientation_source: str | None = None  # "exif", "xmp", "png-text"
+    encoding_issue: str | None = None  # why a listed container still needs converting
+    reduced_decode: Literal["jpeg-draft", "heif-tiles"] | None = None
+    decode: Literal["verified", "header-only", "failed"] = "header-only"
+    decode_error: str | None = None
+
+    @property
+    def size(self) -> Size:
+        return Size(self.width_px, self.height_px)
+
+    @property
+    def stored_size(self) -> Size:
+        return Size(self.stored_width_px, self.stored_height_px)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": self.format,
+            "mime": self.mime,
+            "width_px": self.width_px,
+            "height_px": self.height_px,
+        }
+        if self.stored_size != self.size:
+            out["stored_width_px"] = self.stored_width_px
+            out["stored_height_px"] = self.stored_height_px
+        out.update(size_bytes=self.size_bytes, mode=self.mode, bit_depth=self.bit_depth, has_alpha=self.has_alpha)
+        if self.frames != 1:
+            out["frames"] = self.frames
+        if self.animated:
+            out["animated"] = True
+        if self.orientation != 1:
+            out["orientation"] = self.orientation
+            out["orientation_source"] = self.orientation_source
+        if self.encoding_issue:
+            out["encoding_issue"] = self.encoding_issue
+        out["decode"] = self.decode
+        if self.decode_error:
+            out["decode_error"] = self.decode_error
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Violation:
+    """One broken rule, as data: the code, what was seen, the limit, and the fix that cures it."""
+
+    code: str
+    severity: Severity
+    message: str
+    field: str | None = None
+    observed: Any = None
+    limit: Any = None
+    fix: str | None = None  # the op that cures it ("pad", "convert", ...); None: nothing can
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenEstimate:
+    """An estimate, never a count: see TOKENS.md."""
+
+    tokens: int
+    basis: str  # e.g. "image 1920×1080 → 1932×1092 (69×39 tokens of 28 px)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tokens": self.tokens, "is_estimate": True, "basis": self.basis}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """The verdict on one input for one target. `check` returns it and never raises for bad media."""
+
+    source: str
+    kind: Kind
+    status: Status
+    violations: tuple[Violation, ...] = ()
+    info: ImageInfo | None = None
+    estimate: TokenEstimate | None = None
+    verified: Literal["decoded", "header-only", "none"] = "none"
+
+    @property
+    def errors(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Violation, ...]:
+        return tuple(v for v in self.violations if v.severity == "warning")
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(v.code for v in self.violations)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "status": self.status,
+            "violations": [v.to_json() for v in self.violations],
+            "info": self.info.to_json() if self.info else None,
+            "estimate": self.estimate.to_json() if self.estimate else None,
+            "verified": self.verified,
+        }
+
+
+PathStyle = Literal["posix", "windows-python", "windows-java"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    """Where the media goes: model, API dialect, transport, and the limits (SPEC table, overridable)."""
+
+    model: str = DEFAULT_MODEL
+    api: Literal["openai", "dashscope"] = "openai"
+    transport: Literal["base64", "url", "path"] = "base64"
+    limits: Limits = DEFAULT_LIMITS
+    path_style: PathStyle = "posix"
+
+    def __post_init__(self) -> None:
+        from .errors import TargetError
+
+        if self.api not in APIS:
+            raise TargetError(f"api {self.api!r} is not one of {', '.join(APIS)}")
+        if self.transport not in TRANSPORTS:
+            raise TargetError(f"transport {self.transport!r} is not one of {', '.join(TRANSPORTS)}")
+        if self.transport not in TRANSPORTS_BY_API[self.api]:
+            raise TargetError(
+                f"transport {self.transport!r} is not available with the {self.api} API: local file paths "
+                "(file://) work only with the DashScope API through its Python and Java SDKs; "
+                "use --api dashscope, or --transport base64 or url"
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """How `prepare` fixes what can be fixed. Each choice that rejects instead makes the verdict stricter."""
+
+    too_small: Literal["pad", "reject"] = "pad"
+    aspect_ratio: Literal["pad", "split", "reject"] = "pad"
+    above_8k: Literal["downscale", "keep"] = "downscale"
+    animated: Literal["first-frame", "keep"] = "first-frame"
+    keep_orientation: bool = False
+    max_side_px: int | None = None  # resize so the long side fits (never upscales)
+    output_format: Literal["auto", "jpeg", "png"] = "auto"
+    jpeg_quality: int = 90
+    jpeg_quality_floor: int = 60  # below this, compress-to-cap downscales instead
+    max_encodes: int = 6  # bound on the compress-to-cap search per image
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Action:
+    """One step that prepare took (or plans to take), with why."""
+
+    op: str  # "orient", "first-frame", "convert", "downscale", "pad", "split", "encode", "compress", "passthrough"
+    reason: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.op, "reason": self.reason}
+        if self.params:
+            out["params"] = self.params
+        return out

@@ -1,0 +1,258 @@
+"""Every number of SPEC.md, in one place (data only).
+
+`Limits` holds the media rules (SPEC §1–§3); `MODELS` and `REGIONS` hold SPEC §5 and the context
+sizes of TOKENS.md. Every other module reads its numbers from here; a caller overrides any of them
+with `dataclasses.replace(Limits(), ...)` or `Target(limits=...)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Box:
+    """An orientation-free size box: a (w, h) fits when long ≤ long_px and short ≤ short_px."""
+
+    long_px: int
+    short_px: int
+
+    def fits(self, width_px: int, height_px: int) -> bool:
+        return max(width_px, height_px) <= self.long_px and min(width_px, height_px) <= self.short_px
+
+    def __str__(self) -> str:
+        return f"{self.long_px}×{self.short_px}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """The media rules of SPEC §1–§3. Byte sizes are in bytes (a megabyte is 2**20)."""
+
+    # §1 images
+    image_min_side_exclusive_px: int = 10  # a side must be > this
+    image_max_aspect_ratio: float = 200.0  # long / short must be ≤ this
+    image_box_4k: Box = field(default_factory=lambda: Box(long_px=3840, short_px=2160))
+    image_box_8k: Box = field(default_factory=lambda: Box(long_px=7680, short_px=4320))
+    image_formats_below_4k: frozenset[str] = frozenset({"BMP", "JPEG", "PNG", "TIFF", "WEBP", "HEIC"})
+    image_formats_4k_to_8k: frozenset[str] = frozenset({"JPEG", "PNG"})
+    image_max_file_bytes: int = 10 * MiB  # by URL or local path, inclusive
+    image_max_data_url_bytes: int = 10 * MiB  # the whole data URL, inclusive
+    max_decode_pixels: int = 178_956_970  # Pillow's own error threshold
+    # §2 videos
+    video_max_url_bytes: int = 2 * GiB
+    video_max_path_bytes: int = 100 * MiB
+    video_max_data_url_bytes_exclusive: int = 10 * MiB  # strictly less than
+    video_min_duration_s: float = 2.0
+    video_max_duration_s: float = 3600.0
+    video_containers: frozenset[str] = frozenset({"MP4", "AVI", "MKV", "MOV", "FLV", "WMV"})
+    video_recommended_box: Box = field(default_factory=lambda: Box(long_px=2560, short_px=1440))
+    image_list_min_frames: int = 4
+    image_list_max_frames: int = 2000
+    fps_min: float = 0.1
+    fps_max: float = 10.0
+    fps_default: float = 2.0
+    max_frames_limit: int = 2000
+    max_frames_default: int = 2000
+
+
+DEFAULT_LIMITS = Limits()
+
+# MIME types a data URL may carry (SPEC §1, §2). Keys are mediaprep's format names.
+IMAGE_MIME: dict[str, str] = {
+    "BMP": "image/bmp",
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "TIFF": "image/tiff",
+    "WEBP": "image/webp",
+    "HEIC": "image/heic",
+}
+VIDEO_MIME: dict[str, str] = {
+    "MP4": "video/mp4",
+    "MOV": "video/quicktime",
+    "AVI": "video/x-msvideo",
+    "MKV": "video/x-matroska",
+    "FLV": "video/x-flv",
+    "WMV": "video/x-ms-wmv",
+    "WEBM": "video/webm",
+}
+# MIME of formats that are read but never sent as they are (for reports only).
+OTHER_MIME: dict[str, str] = {
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+    "HEIF": "image/heif",
+    "JPEG2000": "image/jp2",
+    "ICO": "image/vnd.microsoft.icon",
+    "PSD": "image/vnd.adobe.photoshop",
+    "PPM": "image/x-portable-anymap",
+    "BIGTIFF": "image/tiff",
+    "TGA": "image/x-tga",
+    "QOI": "image/qoi",
+    "SGI": "image/sgi",
+    "PCX": "image/x-pcx",
+    "DDS": "image/vnd-ms.dds",
+    "ICNS": "image/icns",
+}
+
+Api = Literal["openai", "dashscope"]
+Transport = Literal["base64", "url", "path"]
+APIS: tuple[str, ...] = ("openai", "dashscope")
+TRANSPORTS: tuple[str, ...] = ("base64", "url", "path")
+# SPEC §3: which API takes which transport.
+TRANSPORTS_BY_API: dict[str, frozenset[str]] = {
+    "openai": frozenset({"base64", "url"}),
+    "dashscope": frozenset({"base64", "url", "path"}),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelInfo:
+    """One row of SPEC §5 plus the context sizes of TOKENS.md."""
+
+    name: str
+    inputs: frozenset[str]  # "text", "image", "video"
+    thinking: Literal["always", "hybrid", "only", "none"]
+    enable_thinking_default: bool | None
+    preserve_thinking_default: bool | None = None
+    tools: bool = True
+    structured_output: bool = False
+    web_search: bool = False
+    retired_on: str | None = None  # ISO date
+    replacements: tuple[str, ...] = ()
+    context_tokens: int = 262_144
+    max_input_tokens_thinking: int | None = None
+    max_input_tokens_non_thinking: int | None = None
+    defaults_thinking: dict[str, float] = field(default_factory=dict)
+    defaults_non_thinking: dict[str, float] = field(default_factory=dict)
+    fps_default: float | None = None
+    max_frames_default: int | None = None
+
+    @property
+    def takes_media(self) -> bool:
+        return "image" in self.inputs or "video" in self.inputs
+
+    def max_input_tokens(self, *, thinking: bool) -> int:
+        value = self.max_input_tokens_thinking if thinking else self.max_input_tokens_non_thinking
+        return value if value is not None else self.context_tokens
+
+
+_RETIRED_REPLACEMENTS = ("qwen3.7-plus", "qwen3.7-max", "qwen3.6-flash")
+_K2_VISION_DEFAULTS_THINKING = {"temperature": 1.0, "top_p": 0.95, "presence_penalty": 0.0}
+_K2_VISION_DEFAULTS_NON_THINKING = {"temperature": 0.6, "top_p": 0.95, "presence_penalty": 0.0}
+
+MODELS: dict[str, ModelInfo] = {
+    m.name: m
+    for m in (
+        ModelInfo(
+            name="kimi-k2.7-code",
+            inputs=frozenset({"text", "image", "video"}),
+            thinking="always",
+            enable_thinking_default=True,
+            preserve_thinking_default=True,
+            max_input_tokens_thinking=258_048,
+            max_input_tokens_non_thinking=258_048,
+            defaults_thinking=_K2_VISION_DEFAULTS_THINKING,
+            defaults_non_thinking=_K2_VISION_DEFAULTS_THINKING,
+            fps_default=2.0,
+            max_frames_default=2000,
+        ),
+        ModelInfo(
+            name="kimi-k2.6",
+            inputs=frozenset({"text", "image", "video"}),
+            thinking="hybrid",
+            enable_thinking_default=False,
+            max_input_tokens_thinking=258_048,
+            max_input_tokens_non_thinking=260_096,
+            defaults_thinking=_K2_VISION_DEFAULTS_THINKING,
+            defaults_non_thinking=_K2_VISION_DEFAULTS_NON_THINKING,
+            fps_default=2.0,
+            max_frames_default=2000,
+        ),
+        ModelInfo(
+            name="kimi-k2.5",
+            inputs=frozenset({"text", "image", "video"}),
+            thinking="hybrid",
+            enable_thinking_default=False,
+            max_input_tokens_thinking=258_048,
+            max_input_tokens_non_thinking=260_096,
+            defaults_thinking=_K2_VISION_DEFAULTS_THINKING,
+            defaults_non_thinking=_K2_VISION_DEFAULTS_NON_THINKING,
+            fps_default=2.0,
+            max_frames_default=2000,
+        ),
+        ModelInfo(
+            name="kimi-k2-thinking",
+            inputs=frozenset({"text"}),
+            thinking="only",
+            enable_thinking_default=None,
+            structured_output=True,
+            retired_on="2026-07-09",
+            replacements=_RETIRED_REPLACEMENTS,
+            max_input_tokens_thinking=229_376,
+            max_input_tokens_non_thinking=229_376,
+            defaults_thinking={"temperature": 1.0},
+            defaults_non_thinking={"temperature": 1.0},
+        ),
+        ModelInfo(
+            name="Moonshot-Kimi-K2-Instruct",
+            inputs=frozenset({"text"}),
+            thinking="none",
+            enable_thinking_default=None,
+            web_search=True,
+            retired_on="2026-07-09",
+            replacements=_RETIRED_REPLACEMENTS,
+            context_tokens=131_072,
+            max_input_tokens_thinking=131_072,
+            max_input_tokens_non_thinking=131_072,
+            defaults_thinking={"temperature": 0.6, "top_p": 1.0, "presence_penalty": 0.0},
+            defaults_non_thinking={"temperature": 0.6, "top_p": 1.0, "presence_penalty": 0.0},
+        ),
+    )
+}
+DEFAULT_MODEL = "kimi-k2.6"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Region:
+    """A Model Studio region and its two base URLs (SPEC §5); `{WorkspaceId}` is filled per call."""
+
+    name: str
+    label: str
+    openai_base: str
+    dashscope_base: str
+
+    @property
+    def needs_workspace(self) -> bool:
+        return "{WorkspaceId}" in self.openai_base
+
+
+def _maas(region_id: str) -> tuple[str, str]:
+    host = f"https://{{WorkspaceId}}.{region_id}.maas.aliyuncs.com"
+    return f"{host}/compatible-mode/v1", f"{host}/api/v1"
+
+
+REGIONS: dict[str, Region] = {
+    r.name: r
+    for r in (
+        Region(
+            name="us-east-1",
+            label="US (Virginia)",
+            openai_base="https://dashscope-us.aliyuncs.com/compatible-mode/v1",
+            dashscope_base="https://dashscope-us.aliyuncs.com/api/v1",
+        ),
+        Region(name="eu-central-1", label="Germany (Frankfurt)", **dict(zip(("openai_base", "dashscope_base"), _maas("eu-central-1")))),
+        Region(name="ap-southeast-1", label="Singapore", **dict(zip(("openai_base", "dashscope_base"), _maas("ap-southeast-1")))),
+        Region(name="ap-northeast-1", label="Japan (Tokyo)", **dict(zip(("openai_base", "dashscope_base"), _maas("ap-northeast-1")))),
+        Region(name="cn-beijing", label="China (Beijing)", **dict(zip(("openai_base", "dashscope_base"), _maas("cn-beijing")))),
+        Region(name="cn-hongkong", label="China (Hong Kong)", **dict(zip(("openai_base", "dashscope_base"), _maas("cn-hongkong")))),
+    )
+}
+DEFAULT_REGION = "ap-southeast-1"
+
+OPENAI_CHAT_PATH = "/chat/completions"
+DASHSCOPE_TEXT_PATH = "/services/aigc/text-generation/generation"
+DASHSCOPE_MULTIMODAL_PATH = "/services/aigc/multimodal-generation/generation"
+API_KEY_ENV = "DASHSCOPE_API_KEY"
