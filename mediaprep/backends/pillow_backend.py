@@ -121,9 +121,9 @@ def _open_plugin(fp: IO[bytes], sniffed: Sniffed) -> Image.Image:
             return factory(fp, None)  # type: ignore[arg-type]
         except (SyntaxError, IndexError, TypeError, OSError, ValueError, EOFError) as exc:
             last = exc
-    if last is not None:
+    if last is not None and plugin:
         raise UnreadableImage(_describe(last)) from last
-    raise UnreadableImage(_unknown_reason(sniffed))
+    raise UnreadableImage(_unknown_reason(sniffed))  # no magic matched: the plugins' guesses say nothing
 
 
 def _unknown_reason(sniffed: Sniffed) -> str:
