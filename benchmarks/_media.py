@@ -31,18 +31,20 @@ ORIENTATION_TAG = 0x0112
 # pictures
 
 
-def _upscaled_field(rng: np.random.Generator, width: int, height: int, cell_px: float, channels: int) -> np.ndarray:
-    """Random values on a coarse grid (one per `cell_px`), upscaled smoothly to width×height.
-    Returns float32 in [-1, 1], shape (h, w) or (h, w, c)."""
-    gw = max(2, round(width / cell_px) + 2)
-    gh = max(2, round(height / cell_px) + 2)
-    out = []
-    for _ in range(channels):
-        small = rng.random((gh, gw), dtype=np.float32) * 2.0 - 1.0
-        # a little beyond the picture on each side so the borders are not special
-        big = Image.fromarray(small, "F").resize((width, height), Image.Resampling.BICUBIC, box=(0.5, 0.5, gw - 1.5, gh - 1.5))
-        out.append(np.asarray(big, dtype=np.float32))
-    return out[0] if channels == 1 else np.stack(out, axis=-1)
+def _smooth_field(rng: np.random.Generator, width: int, height: int, cell_px: float, mode: str = "L") -> Image.Image:
+    """Random 8-bit values on a coarse grid (one per `cell_px`), upscaled smoothly (bicubic) to
+    width×height. `mode` "L" gives one channel, "RGB" three. Costs one 8-bit resize."""
+    gw = max(2, round(width / cell_px) + 3)
+    gh = max(2, round(height / cell_px) + 3)
+    shape = (gh, gw) if mode == "L" else (gh, gw, 3)
+    small = Image.fromarray(rng.integers(0, 256, size=shape, dtype=np.uint8), mode)
+    # crop a little inside the grid so the borders are not special
+    return small.resize((width, height), Image.Resampling.BICUBIC, box=(1.0, 1.0, gw - 2.0, gh - 2.0))
+
+
+def _centred(field: Image.Image) -> np.ndarray:
+    """An 8-bit field as float32 in about [-1, 1]."""
+    return (np.asarray(field, dtype=np.float32) - np.float32(127.5)) * np.float32(1 / 127.5)
 
 
 def photo_like(
@@ -57,17 +59,17 @@ def photo_like(
     """An RGB picture whose JPEG size behaves like a photo's.
 
     `detail` scales the mid/fine texture (0 = smooth, 1 = ordinary, 2+ = foliage everywhere);
-    `noise` is the per-pixel Gaussian sensor noise in 8-bit levels. Cost: about 1–2 s per 24 MP."""
+    `noise` is the per-pixel sensor noise (standard deviation, in 8-bit levels). Deterministic for a
+    given RNG state. Cost: about 1 s per 24 MP."""
     w, h = int(width), int(height)
     long_px = max(w, h)
-    # 1. smooth colour gradients (a few cells across the picture)
-    base = _upscaled_field(rng, w, h, long_px / 3.0, 3) * 70.0 + rng.uniform(80, 170, size=3).astype(np.float32)
-    img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
-    del base
+    # 1. smooth colour gradients (a few cells across the picture), contrast reduced around mid-grey
+    img = _smooth_field(rng, w, h, long_px / 3.0, "RGB")
+    img = Image.eval(img, lambda v: 64 + v // 2)
     # 2. hard edges: objects, horizons, window frames
     draw = ImageDraw.Draw(img)
     for _ in range(shapes):
-        colour = tuple(int(c) for c in rng.integers(0, 256, size=3))
+        colour = tuple(int(c) for c in rng.integers(30, 226, size=3))
         x0, y0 = int(rng.integers(-w // 4, w)), int(rng.integers(-h // 4, h))
         sw, sh = int(rng.integers(max(2, w // 40), max(3, w // 3))), int(rng.integers(max(2, h // 40), max(3, h // 3)))
         kind = rng.integers(0, 4)
@@ -81,17 +83,25 @@ def photo_like(
         else:
             draw.line((x0, y0, x0 + sw, y0 + sh), fill=colour, width=max(1, long_px // 400))
     arr = np.asarray(img, dtype=np.float32)
-    # 3. texture at a few scales, mostly luminance, with a spatially varying amount (some areas calm)
+    # 3. luminance texture at a few scales, its amount varying across the picture (calm sky, busy grass)
+    lum = np.zeros((h, w), dtype=np.float32)
     if detail > 0:
-        amount = np.clip(_upscaled_field(rng, w, h, long_px / 4.0, 1) * 0.8 + 0.6, 0.0, 1.0) * detail
-        tex = _upscaled_field(rng, w, h, 24.0, 1) * 14.0
-        tex += _upscaled_field(rng, w, h, 5.0, 1) * 10.0
-        tex += _upscaled_field(rng, w, h, 2.0, 1) * 6.0
-        arr += (tex * amount)[..., None]
+        amount = np.clip(_centred(_smooth_field(rng, w, h, long_px / 4.0)) * np.float32(0.9) + np.float32(0.55), 0.0, 1.0)
+        tex = _centred(_smooth_field(rng, w, h, 24.0)) * np.float32(16.0)
+        tex += _centred(_smooth_field(rng, w, h, 6.0)) * np.float32(12.0)
+        tex += _centred(_smooth_field(rng, w, h, 2.5)) * np.float32(8.0)
+        lum += tex * amount * np.float32(detail)
         del tex, amount
-    # 4. per-pixel noise
+    # 4. sensor noise: triangular (sum of two uniforms), luminance plus weaker colour noise
     if noise > 0:
-        arr += rng.standard_normal(arr.shape, dtype=np.float32) * np.float32(noise)
+        scale = np.float32(noise / 52.0)  # the sum of two uniforms on 0..255 has sd 104; /2 → 52
+        tri = rng.integers(0, 128, size=(h, w), dtype=np.uint8) + rng.integers(0, 128, size=(h, w), dtype=np.uint8)
+        lum += (tri.astype(np.float32) - np.float32(127.0)) * scale * np.float32(2.0)
+        del tri
+        chroma = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        arr += (chroma.astype(np.float32) - np.float32(127.5)) * (scale * np.float32(0.35 * 52 / 74))
+        del chroma
+    arr += lum[..., None]
     np.clip(arr, 0, 255, out=arr)
     return Image.fromarray(arr.astype(np.uint8), "RGB")
 

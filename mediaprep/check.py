@@ -104,7 +104,8 @@ def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *
     listed = lim.image_formats_below_4k
     to = output_format_for(info, target)
     if info.format not in listed or info.encoding_issue:
-        observed = info.format if info.format not in listed else f"{info.format} with {info.encoding_issue}"
+        family = "TIFF" if info.format == "BIGTIFF" else info.format
+        observed = f"{family} with {info.encoding_issue}" if info.encoding_issue else info.format
         out.append(
             violation(
                 "image.format_unsupported",

@@ -122,7 +122,7 @@ def plan_image(report: Report, target: Target, policy: Policy | None = None) -> 
             )
         )
     if "image.format_unsupported" in codes:
-        what = info.format if info.format not in lim.image_formats_below_4k else f"{info.format} with {info.encoding_issue}"
+        what = f"{'TIFF' if info.format == 'BIGTIFF' else info.format} with {info.encoding_issue}" if info.encoding_issue else info.format
         steps.append(Action(op="convert", reason=f"{what} is not accepted; converted to {fmt} ({_why_format(info, fmt)})", params={"to": fmt}))
     elif "image.format_above_4k" in codes:
         steps.append(Action(op="convert", reason=f"{info.format} is not accepted above 4K ({size}); converted to {fmt}", params={"to": fmt}))

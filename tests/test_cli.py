@@ -1,0 +1,162 @@
+"""The command line as a user runs it: real subprocesses for exit codes and streams, plus in-process
+runs (`main(argv, stdout=...)`) for the many output-shape cases."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mediaprep.cli import main
+from media import photo, png_bomb_header, save, with_orientation, marker
+
+
+def run(argv: list[str], stdin: str = "") -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, stdout=out, stderr=err, stdin=io.StringIO(stdin))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture()
+def batch(tmp_path: Path) -> dict[str, Path]:
+    """A mixed batch: good files, fixable ones and every kind of bad input."""
+    d = tmp_path / "in"
+    d.mkdir()
+    files = {
+        "ok": save(photo(64, 48), d / "ok.jpg", "JPEG"),
+        "ok2": save(photo(30, 30, seed=2), d / "sub" / "ok2.png", "PNG"),
+        "tiny": save(photo(8, 8), d / "tiny.png", "PNG"),
+        "rotated": with_orientation(marker(40, 20), d / "rot.jpg", 6),
+        "empty": d / "empty.jpg",
+        "text": d / "text.jpg",
+        "bomb": d / "bomb.png",
+    }
+    files["empty"].write_bytes(b"")
+    files["text"].write_text("this is not a jpeg\n")
+    files["bomb"].write_bytes(png_bomb_header(60_000, 60_000))
+    return files
+
+
+def test_check_json_shape_and_exit_code(batch: dict[str, Path], tmp_path: Path) -> None:
+    missing = tmp_path / "missing.png"
+    code, out, err = run(["check", "--json", str(batch["ok"].parent), str(missing)])
+    assert code == 1
+    lines = [json.loads(line) for line in out.splitlines()]
+    by_name = {Path(d["source"]).name: d for d in lines}
+    assert set(by_name) == {"ok.jpg", "ok2.png", "tiny.png", "rot.jpg", "empty.jpg", "text.jpg", "bomb.png", "missing.png"}
+    assert by_name["ok.jpg"]["status"] == "ok" and by_name["ok.jpg"]["info"]["format"] == "JPEG"
+    assert by_name["rot.jpg"]["status"] == "ok" and by_name["rot.jpg"]["violations"][0]["code"] == "image.orientation"
+    assert by_name["tiny.png"]["status"] == "fixable"
+    assert by_name["empty.jpg"]["violations"][0]["code"] == "image.unreadable" and "empty" in by_name["empty.jpg"]["violations"][0]["message"]
+    assert by_name["text.jpg"]["violations"][0]["code"] == "image.unreadable"
+    assert by_name["bomb.png"]["violations"][0]["code"] == "image.too_many_pixels"
+    assert by_name["missing.png"]["violations"][0]["code"] == "source.not_found"
+    for d in lines:
+        assert set(d) >= {"source", "kind", "status", "violations", "info", "estimate"}
+        for v in d["violations"]:
+            assert set(v) >= {"code", "severity", "message"}
+    assert "8 inputs" in err
+
+
+def test_check_exit_zero_when_all_ok(batch: dict[str, Path]) -> None:
+    code, out, _ = run(["check", str(batch["ok"]), str(batch["ok2"])])
+    assert code == 0 and out.count("ok ") == 2
+
+
+def test_usage_errors_exit_2(batch: dict[str, Path]) -> None:
+    assert run(["check", "--api", "nope", str(batch["ok"])])[0] == 2
+    code, _, err = run(["check", "--api", "openai", "--transport", "path", str(batch["ok"])])
+    assert code == 2 and "DashScope" in err
+    assert run(["check", "--model", "gpt-4", str(batch["ok"])])[0] == 2
+    assert run(["check", "--limit", "nonsense=1", str(batch["ok"])])[0] == 2
+    assert run(["prepare", str(batch["ok"])])[0] == 2  # --out is required
+    code, _, err = run(["prepare", "--out", "/tmp/x", "--transport", "url", str(batch["ok"])])
+    assert code == 2 and "--url-prefix" in err
+
+
+def test_stdin_inputs(batch: dict[str, Path]) -> None:
+    code, out, _ = run(["check", "--json", "-"], stdin=f"{batch['ok']}\n\n{batch['tiny']}\n")
+    assert code == 1
+    assert [json.loads(line)["status"] for line in out.splitlines()] == ["ok", "fixable"]
+
+
+def test_probe_command(batch: dict[str, Path]) -> None:
+    code, out, _ = run(["probe", "--json", str(batch["rotated"]), str(batch["text"])])
+    assert code == 1
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["info"]["width_px"] == 20 and first["info"]["stored_width_px"] == 40 and first["info"]["orientation"] == 6
+    assert second["violations"][0]["code"] == "image.unreadable"
+
+
+def test_prepare_manifest(batch: dict[str, Path], tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    code, out, err = run(["prepare", "--json", "--out", str(out_dir), str(batch["ok"].parent)])
+    assert code == 1  # the bad inputs are rejected
+    manifest = [json.loads(line) for line in (out_dir / "manifest.jsonl").read_text().splitlines()]
+    assert manifest == [json.loads(line) for line in out.splitlines()]
+    by_name = {Path(d["source"]).name: d for d in manifest}
+    assert len(by_name) == 7
+    for name in ("ok.jpg", "ok2.png", "tiny.png", "rot.jpg"):
+        line = by_name[name]
+        assert line["status"] == "ready" and line["part"]["type"] == "image_url"
+        assert all((out_dir / p).is_file() for p in line["outputs"])
+        assert all("op" in a and "reason" in a for a in line["actions"])
+    assert by_name["ok.jpg"]["verdict"] == "ok" and by_name["ok.jpg"]["actions"][0]["op"] == "passthrough"
+    assert by_name["tiny.png"]["verdict"] == "fixable" and "pad" in [a["op"] for a in by_name["tiny.png"]["actions"]]
+    assert by_name["rot.jpg"]["actions"][0]["op"] == "orient"
+    for name in ("empty.jpg", "text.jpg", "bomb.png"):
+        assert by_name[name]["status"] == "rejected" and by_name[name]["outputs"] == [] and by_name[name]["part"] is None
+    # nothing half-written is left behind
+    assert not [p for p in out_dir.iterdir() if p.name.startswith(".")]
+
+
+def test_prepare_exit_zero_when_all_ready(batch: dict[str, Path], tmp_path: Path) -> None:
+    code, out, _ = run(["prepare", "--out", str(tmp_path / "o"), "--api", "dashscope", "--transport", "path", str(batch["ok"]), str(batch["tiny"])])
+    assert code == 0
+    line = json.loads((tmp_path / "o" / "manifest.jsonl").read_text().splitlines()[1])
+    assert line["part"]["image"].startswith("file:///")
+
+
+def test_real_subprocess_and_python_m(batch: dict[str, Path]) -> None:
+    proc = subprocess.run([sys.executable, "-m", "mediaprep", "check", "--json", str(batch["ok"]), str(batch["empty"])], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    statuses = [json.loads(line)["status"] for line in proc.stdout.splitlines()]
+    assert statuses == ["ok", "rejected"]
+    assert "2 inputs" in proc.stderr  # the summary never pollutes stdout
+    usage = subprocess.run([sys.executable, "-m", "mediaprep", "check"], capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 2
+
+
+def _unprivileged(argv: list[str]) -> list[str]:
+    """Run argv so that a mode-000 file is really unreadable: as a normal user nothing is needed;
+    as root, drop the capabilities that let root read anything (setpriv, util-linux)."""
+    if os.geteuid() != 0:
+        return argv
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: no way to make a file unreadable")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", *argv]
+
+
+def test_permission_denied_is_reported_not_raised(tmp_path: Path) -> None:
+    secret = save(photo(20, 20), tmp_path / "secret.png", "PNG")
+    fine = save(photo(20, 20), tmp_path / "fine.png", "PNG")
+    os.chmod(secret, 0o000)
+    try:
+        proc = subprocess.run(
+            _unprivileged([sys.executable, "-m", "mediaprep", "check", "--json", str(secret), str(fine)]),
+            capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        os.chmod(secret, 0o644)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert proc.returncode == 1, proc.stderr
+    assert lines[0]["violations"][0]["code"] == "source.permission_denied"
+    assert "Permission denied" in lines[0]["violations"][0]["message"]
+    assert lines[1]["status"] == "ok"
