@@ -93,7 +93,7 @@ def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *
                 source=source,
                 field="aspect_ratio",
                 observed=round(ratio, 2),
-                limit=lim.image_max_aspect_ratio,
+                limit=_num(lim.image_max_aspect_ratio),
                 fix=fix,
                 remedy=remedy,
             )
@@ -164,15 +164,24 @@ def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *
             )
         )
 
+    status = status_of(out)
     return Report(
         source=source,
         kind="image",
-        status=status_of(out),
+        status=status,
         violations=tuple(out),
         info=info,
-        estimate=estimate_image(info.size),
-        verified="decoded" if info.decode == "verified" else ("header-only" if info.decode == "header-only" else "decoded"),
+        estimate=estimate_image(info.size) if status != "rejected" else None,
+        verified="header-only" if info.decode == "header-only" else "decoded",
     )
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
+
+
+def _num(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value
 
 
 def unreadable_report(source: str, why: str, *, kind: str = "image") -> Report:

@@ -41,7 +41,7 @@ import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from .codes import violation
 from .errors import UsageError
@@ -91,7 +91,7 @@ class BuiltRequest:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     violations: tuple[Violation, ...] = ()
 
-    method = "POST"
+    method: ClassVar[str] = "POST"
 
     @property
     def ok(self) -> bool:
@@ -291,7 +291,7 @@ def _is_media(part: Any, api: Api) -> bool:
     if not isinstance(part, Mapping):
         return False
     if api == "openai":
-        return part.get("type", "text") != "text"
+        return bool(part.get("type", "text") != "text")
     return any(key in part for key in _DASHSCOPE_MEDIA_KEYS)
 
 

@@ -378,7 +378,7 @@ def test_seed_multimodal_curl_example_is_reproduced() -> None:
 
 
 def test_mixed_content_keeps_its_order() -> None:
-    content = [image_part(IMG_URL, "openai"), video_part(VID_URL, "openai", fps=1), PROMPT]
+    content: list[Any] = [image_part(IMG_URL, "openai"), video_part(VID_URL, "openai", fps=1), PROMPT]
     req = build_request(model="kimi-k2.5", api="openai", content=content, workspace_id=WS)
     assert user_content(req) == [
         {"type": "image_url", "image_url": {"url": IMG_URL}},
@@ -414,7 +414,7 @@ def test_dashscope_text_model_uses_the_text_path_with_string_content(model: str)
 
 
 def test_messages_are_appended_to_a_copy() -> None:
-    history = [
+    history: list[dict[str, Any]] = [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": [{"type": "text", "text": "Hi"}]},
         {"role": "assistant", "content": "Hello."},

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import mediaprep
+
+
+def test_all_is_sorted_and_importable() -> None:
+    names = [n for n in mediaprep.__all__ if n != "__version__"]
+    assert names == sorted(names)
+    for name in mediaprep.__all__:
+        assert hasattr(mediaprep, name), name
+
+
+def test_exception_tree() -> None:
+    assert issubclass(mediaprep.UsageError, ValueError) and issubclass(mediaprep.UsageError, mediaprep.MediaprepError)
+    assert issubclass(mediaprep.TargetError, mediaprep.UsageError)
+    assert issubclass(mediaprep.ProbeError, mediaprep.MediaprepError)
+
+
+def test_no_pillow_globals_changed() -> None:
+    from PIL import Image, ImageFile
+
+    before = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, dict(Image.OPEN).keys())
+    mediaprep.check(b"\x89PNG\r\n\x1a\n")
+    after = (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES, dict(Image.OPEN).keys())
+    assert before == after
+    assert "HEIF" not in Image.OPEN  # pillow-heif's opener is used directly, never registered
