@@ -32,6 +32,7 @@ from _media import DATA_URL_CAP_BYTES, RAW_JPEG_CAP_BYTES, jpeg_bytes, log, mach
 from PIL import Image  # noqa: E402
 
 import mediaprep  # noqa: E402
+from mediaprep.backends import pillow_ops  # noqa: E402  (only to record the qualities tried)
 
 GOAL_ENCODES = 3.0
 GOAL_GAP = 5
@@ -82,6 +83,29 @@ def read_search(result: mediaprep.Prepared) -> tuple[int | None, int, str]:
     return quality, encodes, note
 
 
+class EncodeLog:
+    """Wraps mediaprep's one encode function to record the (format, quality, bytes) of each call.
+    Changes no behaviour; the wrapper costs a list append per encode."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, int]] = []
+        self._real = pillow_ops.encode
+
+    def __enter__(self) -> "EncodeLog":
+        real = self._real
+
+        def encode(im, fmt, **kwargs):  # type: ignore[no-untyped-def]
+            data = real(im, fmt, **kwargs)
+            self.calls.append((fmt, int(kwargs.get("quality", 90)), len(data)))
+            return data
+
+        pillow_ops.encode = encode  # type: ignore[assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pillow_ops.encode = self._real  # type: ignore[assignment]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 images (under 30 s)")
@@ -113,9 +137,11 @@ def main() -> int:
             log(f"  generated {path.name} (detail {detail}, noise {noise}) at {time.perf_counter() - t0:.0f} s")
 
             # mediaprep
-            t1 = time.perf_counter()
-            result = mediaprep.prepare(str(path), target=target, policy=policy)
-            prepare_s.append(time.perf_counter() - t1)
+            with EncodeLog() as enc_log:
+                t1 = time.perf_counter()
+                result = mediaprep.prepare(str(path), target=target, policy=policy)
+                prepare_s.append(time.perf_counter() - t1)
+            tried = ">".join(str(q) for f, q, _ in enc_log.calls if f == "JPEG")
             quality, encodes, note = read_search(result)
             out = result.outputs[0] if result.outputs else None
 
@@ -145,6 +171,7 @@ def main() -> int:
                     f"{detail}/{noise}",
                     f"{sizes[ceiling] / 1e6:.2f}",
                     encodes,
+                    tried,
                     quality if not note else "-",
                     best if best is not None else "none",
                     gap if gap is not None else "-",
@@ -166,7 +193,7 @@ def main() -> int:
     print(f"{len(presets)} photo-like {WIDTH}x{HEIGHT} uncompressed TIFFs; cap: data URL <= {DATA_URL_CAP_BYTES:,} bytes = raw JPEG <= {cap:,} bytes; quality ceiling {ceiling}, floor {policy.jpeg_quality_floor}, max_encodes {policy.max_encodes}")
     print(f"{over} of {len(rows)} are over the cap at quality {ceiling}; one quality-{ceiling} encode takes {statistics.mean(one_encode_s):.2f} s on average; whole run {gen_total:.0f} s")
     print()
-    print(table(("image", "detail/noise", "q90 MB", "encodes", "quality", "best q", "gap", "out MB", "fits", "same bytes", "prepare s", "brute s (encodes)"), rows))
+    print(table(("image", "detail/noise", "q90 MB", "encodes", "qualities tried", "quality", "best q", "gap", "out MB", "fits", "same bytes", "prepare s", "brute s (encodes)"), rows))
     print("(encodes: JPEG encodes in mediaprep's quality search, 1 = quality 90 fitted at once; best q: highest quality <= 90 that fits, by binary search;")
     print(" gap = best q - quality; same bytes: mediaprep's output has the size our encode at its quality has; prepare s includes mediaprep's check, decode, encodes and base64)")
     for n in notes:

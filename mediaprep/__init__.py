@@ -13,27 +13,30 @@ from .errors import MediaprepError, SourceError, TargetError, UsageError
 from .models import Action, ImageInfo, Policy, Report, Size, Source, Target, TokenEstimate, Violation
 from .parts import image_list_part, image_part, text_part, video_part
 from .pipeline import Output, Prepared, ProbeError, check, prepare, probe
+from .request import BuiltRequest, RequestError, build_request
 from .rules import DEFAULT_LIMITS, MODELS, REGIONS, Limits, ModelInfo, Region
 from .tokens import TokenConstants, estimate_frames, estimate_image
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Action",
+    "BuiltRequest",
     "CODES",
     "DEFAULT_LIMITS",
-    "MODELS",
-    "REGIONS",
-    "Action",
     "ImageInfo",
     "Limits",
+    "MODELS",
     "MediaprepError",
     "ModelInfo",
     "Output",
     "Policy",
     "Prepared",
     "ProbeError",
+    "REGIONS",
     "Region",
     "Report",
+    "RequestError",
     "Size",
     "Source",
     "SourceError",
@@ -43,7 +46,7 @@ __all__ = [
     "TokenEstimate",
     "UsageError",
     "Violation",
-    "__version__",
+    "build_request",
     "check",
     "estimate_frames",
     "estimate_image",
@@ -53,4 +56,5 @@ __all__ = [
     "probe",
     "text_part",
     "video_part",
+    "__version__",
 ]
