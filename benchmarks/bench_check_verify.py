@@ -32,9 +32,9 @@ import mediaprep  # noqa: E402
 FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "HEIC")
 
 
-def check_pass(paths: list[str], target: mediaprep.Target, *, fast: bool = False) -> None:
+def check_pass(paths: list[str], *, fast: bool = False) -> None:
     for p in paths:
-        mediaprep.check(p, target=target, fast=fast)
+        mediaprep.check(p, fast=fast)  # the default Target
 
 
 def full_decode_pass(paths: list[str]) -> None:
@@ -88,16 +88,16 @@ def main() -> int:
         by_format = {k: v for k, v in by_format.items() if v}
         every = [str(f.path) for f in files]
         warm([Path(p) for p in every])
-        check_pass(every, target)
+        check_pass(every)
         full_decode_pass(every)
         rows = []
         for fmt, paths in by_format.items():
-            tc = best_of(lambda paths=paths: check_pass(paths, target), repeat)
+            tc = best_of(lambda paths=paths: check_pass(paths), repeat)
             td = best_of(lambda paths=paths: full_decode_pass(paths), repeat)
             rows.append((fmt, len(paths), f"{len(paths) / tc:,.0f}", f"{len(paths) / td:,.0f}", f"{tc / len(paths) * 1e3:.2f}", f"{td / len(paths) * 1e3:.2f}", f"{tc / td:.2f}x"))
-        tc_all = best_of(lambda: check_pass(every, target), repeat)
+        tc_all = best_of(lambda: check_pass(every), repeat)
         td_all = best_of(lambda: full_decode_pass(every), repeat)
-        tf_all = best_of(lambda: check_pass(every, target, fast=True), repeat)
+        tf_all = best_of(lambda: check_pass(every, fast=True), repeat)
         rows.append(("all (mixed)", len(every), f"{len(every) / tc_all:,.0f}", f"{len(every) / td_all:,.0f}", f"{tc_all / len(every) * 1e3:.2f}", f"{td_all / len(every) * 1e3:.2f}", f"{tc_all / td_all:.2f}x"))
         reports = [mediaprep.check(p, target=target) for p in every]
         statuses = Counter(r.status for r in reports)
@@ -105,12 +105,12 @@ def main() -> int:
 
         # ---- part 2: large JPEGs
         warm([Path(p) for p in large])
-        check_pass(large, target)
+        check_pass(large)
         full_decode_pass(large)
-        t_check = best_of(lambda: check_pass(large, target), repeat)
+        t_check = best_of(lambda: check_pass(large), repeat)
         t_full = best_of(lambda: full_decode_pass(large), repeat)
         t_draft = best_of(lambda: draft_decode_pass(large), repeat)
-        t_fast = best_of(lambda: check_pass(large, target, fast=True), repeat)
+        t_fast = best_of(lambda: check_pass(large, fast=True), repeat)
         large_mb = sum(Path(p).stat().st_size for p in large) / len(large) / 1e6
         speedup = t_full / t_check
         n = len(large)
@@ -120,7 +120,9 @@ def main() -> int:
             ("Pillow draft 1/8 decode alone", f"{t_draft / n * 1e3:.1f}", f"{n / t_draft:.2f}", f"{t_full / t_draft:.2f}x"),
             ("mediaprep.check(p, fast=True)", f"{t_fast / n * 1e3:.2f}", f"{n / t_fast:,.0f}", f"{t_full / t_fast:,.0f}x"),
         ]
-        verdicts = Counter((r.status, r.verified) for r in (mediaprep.check(p, target=target) for p in large))
+        large_reports = [mediaprep.check(p, target=target) for p in large]
+        verdicts = Counter((r.status, r.verified) for r in large_reports)
+        large_codes = Counter(c for r in large_reports for c in r.codes)
 
         # ---- part 3: truncation
         data = Path(large[0]).read_bytes()
@@ -145,7 +147,7 @@ def main() -> int:
     print()
     print(f"2. {n} photo-like JPEGs {large_w}x{large_h}, quality 90, {large_mb:.1f} MB each on average")
     print(table(("method", "ms/file", "files/s", "speedup"), big_rows))
-    print(f"verdicts: {dict(verdicts)}")
+    print(f"verdicts (status, verified): {dict(verdicts)}; codes: {dict(large_codes) or 'none'}")
     print()
     print(f"3. {Path(large[0]).name} truncated to 60 % ({len(data) * 0.6 / 1e6:.1f} of {len(data) / 1e6:.1f} MB)")
     v = trunc.violations[0] if trunc.violations else None

@@ -142,8 +142,11 @@ def main() -> int:
                 result = mediaprep.prepare(str(path), target=target, policy=policy)
                 prepare_s.append(time.perf_counter() - t1)
             tried = ">".join(str(q) for f, q, _ in enc_log.calls if f == "JPEG")
+            other = [f for f, _, _ in enc_log.calls if f != "JPEG"]
             quality, encodes, note = read_search(result)
             out = result.outputs[0] if result.outputs else None
+            part = result.part or {}
+            url_len = len(part.get("image_url", {}).get("url", "")) if part else 0
 
             # the reference, on the same RGB pixels mediaprep encoded
             with Image.open(path) as src:
@@ -165,6 +168,8 @@ def main() -> int:
             encodes_used.append(encodes)
             if note:
                 notes.append(f"{path.name}: {note}")
+            if other:
+                notes.append(f"{path.name}: also {len(other)} non-JPEG encodes ({', '.join(other)}) before the JPEG search")
             rows.append(
                 (
                     path.name,
@@ -176,7 +181,7 @@ def main() -> int:
                     best if best is not None else "none",
                     gap if gap is not None else "-",
                     f"{out.size_bytes / 1e6:.2f}" if out else "-",
-                    "yes" if out and out.size_bytes <= cap else "NO",
+                    f"{url_len:,}" + (" ok" if 0 < url_len <= DATA_URL_CAP_BYTES else " OVER"),
                     same,
                     f"{prepare_s[-1]:.2f}",
                     f"{secs:.2f} ({len(sizes)})",
@@ -193,8 +198,9 @@ def main() -> int:
     print(f"{len(presets)} photo-like {WIDTH}x{HEIGHT} uncompressed TIFFs; cap: data URL <= {DATA_URL_CAP_BYTES:,} bytes = raw JPEG <= {cap:,} bytes; quality ceiling {ceiling}, floor {policy.jpeg_quality_floor}, max_encodes {policy.max_encodes}")
     print(f"{over} of {len(rows)} are over the cap at quality {ceiling}; one quality-{ceiling} encode takes {statistics.mean(one_encode_s):.2f} s on average; whole run {gen_total:.0f} s")
     print()
-    print(table(("image", "detail/noise", "q90 MB", "encodes", "qualities tried", "quality", "best q", "gap", "out MB", "fits", "same bytes", "prepare s", "brute s (encodes)"), rows))
+    print(table(("image", "detail/noise", "q90 MB", "encodes", "qualities tried", "quality", "best q", "gap", "out MB", "data URL bytes", "same bytes", "prepare s", "brute s (encodes)"), rows))
     print("(encodes: JPEG encodes in mediaprep's quality search, 1 = quality 90 fitted at once; best q: highest quality <= 90 that fits, by binary search;")
+    print(" data URL bytes: length of the part's data URL, ok when <= the cap;")
     print(" gap = best q - quality; same bytes: mediaprep's output has the size our encode at its quality has; prepare s includes mediaprep's check, decode, encodes and base64)")
     for n in notes:
         print(f"note: {n}")

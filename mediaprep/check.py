@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from . import encode
+from . import encode, sampling
 from .codes import violation
-from .models import ImageInfo, Policy, Report, Status, Target, Violation
-from .tokens import estimate_image
+from .models import ImageInfo, Policy, Report, Size, Status, Target, VideoInfo, Violation
+from .tokens import DEFAULT_TOKENS, estimate_frames, estimate_image, model_size
 
 _ORIENTATION_HOW = {
     2: "mirrored left-right",
@@ -192,3 +192,73 @@ def unreadable_report(source: str, why: str, *, kind: str = "image") -> Report:
 def source_report(v: Violation) -> Report:
     label = v.message.split(":", 1)[0]
     return Report(source=label, kind="unknown", status="rejected", violations=(v,))
+
+
+REMUXABLE_CODECS = frozenset({"h264", "hevc"})  # codecs an MP4 carries that every service decoder reads
+
+
+def video_byte_check(size_bytes: int, mime: str, target: Target) -> tuple[str, int, int, bool]:
+    """(field, cap, measured, over) for a video file sent through `target.transport`. The base64
+    cap is exclusive (strictly less than), the others inclusive (SPEC §2)."""
+    lim = target.limits
+    if target.transport == "base64":
+        measured = encode.data_url_length(size_bytes, mime)
+        return "data_url_bytes", lim.video_max_data_url_bytes_exclusive, measured, measured >= lim.video_max_data_url_bytes_exclusive
+    cap = lim.video_max_path_bytes if target.transport == "path" else lim.video_max_url_bytes
+    return "size_bytes", cap, size_bytes, size_bytes > cap
+
+
+def frame_size(size: Size, policy: Policy) -> Size:
+    """The size image-list frames are written at: the size the model resizes a frame to (TOKENS.md),
+    or --max-side; never larger than the video."""
+    if policy.frame_max_side_px is not None:
+        scale = min(1.0, policy.frame_max_side_px / max(size.long_px, 1))
+        return Size(max(1, round(size.width_px * scale)), max(1, round(size.height_px * scale)))
+    return model_size(size, patch_limit=DEFAULT_TOKENS.frame_patch_limit)
+
+
+def list_frames_possible(info: VideoInfo, target: Target) -> bool:
+    lim = target.limits
+    if info.decodable_frames is not None:
+        return info.decodable_frames >= lim.image_list_min_frames
+    return info.duration_s * lim.fps_max + 1e-9 >= lim.image_list_min_frames
+
+
+def check_video(info: VideoInfo, target: Target, policy: Policy | None = None, *, source: str) -> Report:
+    """Every video rule of SPEC §2 for `target`; fps and max_frames from `policy`."""
+    policy = policy or Policy()
+    lim = target.limits
+    out: list[Violation] = list(sampling.validate(policy.fps, policy.max_frames, lim, source=source))
+    if info.decode == "failed":
+        out.append(violation("video.unreadable", source=source, observed=info.decode_error or "the frames do not decode"))
+    if info.format not in lim.video_containers:
+        fix = "remux" if info.codec in REMUXABLE_CODECS else "transcode"
+        out.append(violation("video.container_unlisted", source=source, field="container", observed=info.format, limit=", ".join(sorted(lim.video_containers)), fix=fix))
+    duration = info.duration_s
+    if duration < lim.video_min_duration_s:
+        possible = list_frames_possible(info, target)
+        frames = f"{info.decodable_frames} decodable frames" if info.decodable_frames is not None else f"{duration:g} s"
+        remedy = (
+            f"send it as an image list ({frames}; prepare does this)"
+            if possible
+            else f"too short for an image list too ({frames}; an image list needs {lim.image_list_min_frames} frames)"
+        )
+        out.append(violation("video.too_short", source=source, field="duration_s", observed=round(duration, 3), limit=_num(lim.video_min_duration_s), fix="frames" if possible else None, remedy=remedy))
+    if duration > lim.video_max_duration_s:
+        out.append(violation("video.too_long", source=source, field="duration_s", observed=round(duration, 3), limit=_num(lim.video_max_duration_s), fix="frames"))
+    field, cap, measured, over = video_byte_check(info.size_bytes, info.mime, target)
+    if over:
+        out.append(violation("video.too_large", source=source, field=field, observed=measured, limit=cap, fix="transcode", transport=target.transport))
+    if not lim.video_recommended_box.fits(info.width_px, info.height_px):
+        out.append(violation("video.resolution_above_2k", source=source, field="size", observed=f"{info.width_px}×{info.height_px}", limit=str(lim.video_recommended_box)))
+    n = min(max(1, int(duration * policy.fps + 1e-9)), policy.max_frames)
+    status = status_of(out)
+    return Report(
+        source=source,
+        kind="video",
+        status=status,
+        violations=tuple(out),
+        info=info,
+        estimate=estimate_frames(frame_size(info.size, policy), n) if status != "rejected" else None,
+        verified="header-only" if info.decode == "header-only" else "decoded",
+    )

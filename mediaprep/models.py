@@ -47,6 +47,9 @@ class Source:
     data: bytes | None = field(default=None, repr=False)
     url: str | None = None
     declared_mime: str | None = None  # the MIME a data URL claimed (never trusted)
+    # For kind "url" while the pipeline reads it: the open Range-backed file (a `remote.RemoteFile`)
+    # that backends read through (`pillow_backend.open_bytes`), sharing one cache and one count.
+    remote: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         size = f", {len(self.data)} bytes" if self.data is not None else ""
@@ -114,6 +117,71 @@ class ImageInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VideoInfo:
+    """What a container says about a video, cross-checked against its packets and (when verified)
+    its decoded frames. Times are seconds from the first frame; sizes as displayed (rotation applied)."""
+
+    format: str  # mediaprep's container name from the bytes: MP4, MOV, MKV, WEBM, AVI, FLV, WMV, MPEG-TS, 3GP, ...
+    mime: str
+    container: str  # FFmpeg's demuxer name
+    codec: str
+    width_px: int
+    height_px: int
+    stored_width_px: int
+    stored_height_px: int
+    size_bytes: int
+    duration_s: float  # the duration that counts (see duration_source)
+    duration_source: Literal["header", "index", "packets", "decoded"]
+    header_duration_s: float | None
+    fps: float | None  # average frame rate
+    frame_count: int | None  # from the index or the packets, when known
+    has_audio: bool
+    rotation_deg: int = 0  # counter-clockwise, as FFmpeg reports the display matrix (ffprobe's "rotation")
+    mirrored: bool = False
+    pix_fmt: str | None = None
+    start_s: float = 0.0  # the first frame's presentation time on the container's clock
+    keyframe_interval_s: float | None = None
+    decodable_frames: int | None = None  # counted by decoding (short clips only)
+    decode: Literal["verified", "header-only", "failed"] = "header-only"
+    decode_error: str | None = None
+
+    @property
+    def size(self) -> Size:
+        return Size(self.width_px, self.height_px)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "format": self.format,
+            "mime": self.mime,
+            "container": self.container,
+            "codec": self.codec,
+            "width_px": self.width_px,
+            "height_px": self.height_px,
+        }
+        if (self.stored_width_px, self.stored_height_px) != (self.width_px, self.height_px):
+            out["stored_width_px"] = self.stored_width_px
+            out["stored_height_px"] = self.stored_height_px
+        out.update(
+            size_bytes=self.size_bytes,
+            duration_s=round(self.duration_s, 6),
+            duration_source=self.duration_source,
+            header_duration_s=None if self.header_duration_s is None else round(self.header_duration_s, 6),
+            fps=None if self.fps is None else round(self.fps, 6),
+            frame_count=self.frame_count,
+            rotation_deg=self.rotation_deg,
+            has_audio=self.has_audio,
+        )
+        if self.mirrored:
+            out["mirrored"] = True
+        if self.decodable_frames is not None:
+            out["decodable_frames"] = self.decodable_frames
+        out["decode"] = self.decode
+        if self.decode_error:
+            out["decode_error"] = self.decode_error
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Violation:
     """One broken rule, as data: the code, what was seen, the limit, and the fix that cures it."""
 
@@ -141,6 +209,33 @@ class TokenEstimate:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Transfer:
+    """What reading a URL cost: body bytes received and HTTP requests sent (retries and redirects
+    included), with what the headers said and, in `note`, what was read and verified."""
+
+    bytes_read: int = 0
+    requests: int = 0
+    retries: int = 0
+    redirects: int = 0
+    ranged: bool | None = None  # True: Range requests; False: the server ignored Range (body read whole)
+    size_bytes: int | None = None  # from Content-Range / Content-Length
+    content_type: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"bytes": self.bytes_read, "requests": self.requests, "retries": self.retries, "redirects": self.redirects}
+        if self.ranged is not None:
+            out["range"] = self.ranged
+        if self.size_bytes is not None:
+            out["size_bytes"] = self.size_bytes
+        if self.content_type:
+            out["content_type"] = self.content_type
+        if self.note:
+            out["read"] = self.note
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Report:
     """The verdict on one input for one target. `check` returns it and never raises for bad media."""
 
@@ -148,9 +243,10 @@ class Report:
     kind: Kind
     status: Status
     violations: tuple[Violation, ...] = ()
-    info: ImageInfo | None = None
+    info: ImageInfo | VideoInfo | None = None
     estimate: TokenEstimate | None = None
     verified: Literal["decoded", "header-only", "none"] = "none"
+    remote: Transfer | None = None  # for URLs: bytes and requests it took, and what was read
 
     @property
     def errors(self) -> tuple[Violation, ...]:
@@ -165,7 +261,7 @@ class Report:
         return tuple(v.code for v in self.violations)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "source": self.source,
             "kind": self.kind,
             "status": self.status,
@@ -174,6 +270,9 @@ class Report:
             "estimate": self.estimate.to_json() if self.estimate else None,
             "verified": self.verified,
         }
+        if self.remote is not None:  # URLs only: files keep the same keys as before
+            out["remote"] = self.remote.to_json()
+        return out
 
 
 PathStyle = Literal["posix", "windows-python", "windows-java"]
@@ -218,6 +317,11 @@ class Policy:
     jpeg_quality: int = 90
     jpeg_quality_floor: int = 60  # below this, compress-to-cap downscales instead
     max_encodes: int = 6  # bound on the compress-to-cap search per image
+    # videos
+    fps: float = 2.0  # frames per second the model samples (sent with the part)
+    max_frames: int = 2000
+    video_as: Literal["auto", "file", "frames"] = "auto"  # auto: the file when it can be sent, else frames
+    frame_max_side_px: int | None = None  # image-list frames: None = the size the model uses (TOKENS.md)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,11 +15,12 @@ from typing import Any, Literal
 from . import encode, parts
 from .apply.images import EncodedImage, apply_image
 from .backends import pillow_backend
-from .check import check_image, status_of
+from .check import check_image, check_video, status_of
 from .codes import violation
 from .errors import MediaprepError, UsageError
-from .models import Action, ImageInfo, Policy, Report, Source, Target, Violation
+from .models import Action, ImageInfo, Policy, Report, Source, Target, VideoInfo, Violation
 from .plan import ImagePlan, plan_image
+from .remote import DEFAULT_REMOTE, RemoteOptions
 from .resolve import InputLike, label_for, resolve
 from .sniff import sniff
 
@@ -39,13 +40,16 @@ def _head(source: Source) -> bytes:
         return pillow_backend.read_head(fp)
 
 
-def _probe_source(source: Source, *, verify: bool, target: Target) -> tuple[ImageInfo | None, Violation | None, str]:
+def _probe_source(source: Source, *, verify: bool, target: Target, remote: RemoteOptions | None = None) -> tuple[ImageInfo | None, Violation | None, str]:
     """(info, None, kind) or (None, violation, kind). Header only unless `verify`."""
-    if source.kind == "url":
-        return None, violation("remote.unreachable", source=source.label, observed="http(s) inputs are not fetched by this version; download the file first"), "unknown"
-    kind = sniff(_head(source)).kind
-    if kind == "video":
-        return None, violation("video.unreadable", source=source.label, observed="videos are not read by this version (images only)"), "video"
+    if source.kind == "url" and source.remote is None:  # opened once, then read as below (see _probe_url)
+        return _probe_url(source, verify=verify, target=target, options=remote or DEFAULT_REMOTE)[:3]  # type: ignore[return-value]
+    sniffed = sniff(_head(source))
+    if sniffed.kind == "video":
+        from .videos import probe_video_source
+
+        vinfo, vproblem = probe_video_source(source, sniffed, verify=verify)
+        return vinfo, vproblem, "video"  # type: ignore[return-value]
     info, why = pillow_backend.read_info(source)
     if info is None:
         return None, violation("image.unreadable", source=source.label, observed=why or "unreadable"), "image"
@@ -65,22 +69,25 @@ def _replace(info: ImageInfo, **changes: Any) -> ImageInfo:
     return replace(info, **changes)
 
 
-def probe(input: InputLike, *, target: Target | None = None) -> ImageInfo:
-    """What the input is, from its header only (no pixels). Raises `ProbeError` when unreadable."""
+def probe(input: InputLike, *, target: Target | None = None, remote: RemoteOptions | None = None) -> ImageInfo | VideoInfo:
+    """What the input is, from its header only (no pixels). Raises `ProbeError` when unreadable.
+    A URL is read through Range requests (`remote` says how: deadline, private hosts, ...)."""
     target = target or Target()
     source = resolve(input)
     if isinstance(source, Violation):
         raise ProbeError(source)
-    info, v, _ = _probe_source(source, verify=False, target=target)
+    info, v, _ = _probe_source(source, verify=False, target=target, remote=remote)
     if info is None:
         assert v is not None
         raise ProbeError(v)
     return info
 
 
-def _check_source(source: Source | Violation, target: Target, policy: Policy, *, fast: bool, label: str) -> Report:
+def _check_source(source: Source | Violation, target: Target, policy: Policy, *, fast: bool, label: str, remote: RemoteOptions | None = None) -> Report:
     if isinstance(source, Violation):
         return Report(source=label, kind="unknown", status="rejected", violations=(source,))
+    if source.kind == "url" and source.remote is None:
+        return _check_url(source, target, policy, fast=fast, options=remote or DEFAULT_REMOTE)
     try:
         info, v, kind = _probe_source(source, verify=not fast, target=target)
     except OSError as exc:  # the file vanished or became unreadable between resolve and probe
@@ -89,14 +96,19 @@ def _check_source(source: Source | Violation, target: Target, policy: Policy, *,
     if info is None:
         assert v is not None
         return Report(source=source.label, kind=kind, status="rejected", violations=(v,))  # type: ignore[arg-type]
+    if isinstance(info, VideoInfo):
+        return check_video(info, target, policy, source=source.label)
     return check_image(info, target, policy, source=source.label)
 
 
-def check(input: InputLike, *, target: Target | None = None, policy: Policy | None = None, fast: bool = False) -> Report:
+def check(input: InputLike, *, target: Target | None = None, policy: Policy | None = None, fast: bool = False, remote: RemoteOptions | None = None) -> Report:
     """Will the service accept this input? Never raises for a bad file: the report says why.
 
-    Reads the header and, unless `fast`, proves the pixels decode cheaply (JPEG at 1/8 scale)."""
-    return _check_source(resolve(input), target or Target(), policy or Policy(), fast=fast, label=label_for(input))
+    Reads the header and, unless `fast`, proves the pixels decode cheaply (JPEG at 1/8 scale).
+    A URL is read through Range requests, never whole: an image is decoded only when its body is at
+    most `remote.verify_max_bytes` (else judged from its header); `Report.remote` says what it cost
+    and what was read."""
+    return _check_source(resolve(input), target or Target(), policy or Policy(), fast=fast, label=label_for(input), remote=remote)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,13 +183,20 @@ def prepare(
     policy: Policy | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     url_prefix: str | None = None,
+    remote: RemoteOptions | None = None,
 ) -> Prepared:
     """Fix what can be fixed and return content parts ready to send. Inputs are never touched; with
     `out_dir`, the bytes to send are written there (atomically). Costs a check, then at most one
-    decode and a bounded number of encodes per input."""
+    decode and a bounded number of encodes per input. A URL that is `ok` with the url transport is
+    sent as it is (nothing downloaded); otherwise it is downloaded (capped, streaming, to a
+    temporary file) and prepared as a file."""
     target = target or Target()
     policy = policy or Policy()
     out = Path(out_dir) if out_dir is not None else None
+    if (isinstance(input, str) and input[:8].lower().startswith(("http://", "https://"))) or (isinstance(input, Source) and input.kind == "url"):
+        url_source = resolve(input)
+        assert isinstance(url_source, Source)
+        return _prepare_url(url_source, target=target, policy=policy, out_dir=out_dir, url_prefix=url_prefix, options=remote or DEFAULT_REMOTE)
     if target.transport == "url" and url_prefix is None:
         raise UsageError("transport 'url' for local files needs url_prefix (where you will upload the out folder)")
     if target.transport == "url" and out is None:
@@ -186,7 +205,11 @@ def prepare(
     report = _check_source(source, target, policy, fast=False, label=label_for(input))
     if report.status == "rejected" or isinstance(source, Violation):
         return Prepared(source=report.source, report=report, status="rejected", violations=report.violations)
-    assert report.info is not None
+    if isinstance(report.info, VideoInfo):
+        from .videos import prepare_video
+
+        return prepare_video(source, report, target=target, policy=policy, out_dir=out, url_prefix=url_prefix)
+    assert isinstance(report.info, ImageInfo)
     plan = plan_image(report, target, policy)
     try:
         encoded, extra = apply_image(source, report.info, plan, target, policy)
@@ -246,6 +269,115 @@ def _media_url(item: EncodedImage, source: Source, plan: ImagePlan, target: Targ
     if plan.passthrough and source.path is not None:
         return encode.to_file_url(source.path, target.path_style)
     raise UsageError("transport 'path' needs out_dir when an image must be rewritten (its fixed bytes need a file)")
+
+
+# --------------------------------------------------------------------------------------------------
+# URLs (issue 4): one Range-backed file per URL, read by the same backends as a file
+
+
+def _url_cap(target: Target) -> int:
+    """The most a URL's body may be before it is not read at all (`remote.too_large`): the largest
+    URL-transport cap. The cap of the media's own kind (image 10 MiB, video 2 GiB) is a check rule,
+    `image.too_large` / `video.too_large`, judged from the size the headers declare."""
+    lim = target.limits
+    return max(lim.image_max_file_bytes, lim.video_max_url_bytes)
+
+
+def _probe_url(source: Source, *, verify: bool, target: Target, options: RemoteOptions) -> tuple[ImageInfo | VideoInfo | None, Violation | None, str, Any]:
+    """(info, violation, kind, transfer): open the URL once (one request), read it as a file, close."""
+    from dataclasses import replace
+
+    from .remote import connect
+
+    opened, transfer = connect(source, options=options, cap_bytes=_url_cap(target))
+    if isinstance(opened, Violation):
+        return None, opened, "unknown", transfer
+    kind = "unknown"
+    try:
+        info, v, kind = _probe_source(replace(source, remote=opened), verify=verify, target=target)
+    except OSError:  # a read failed after opening: opened.failure says why
+        info, v = None, None
+    finally:
+        opened.close()
+    if opened.failure is not None:
+        return None, opened.failure, kind, opened.transfer
+    return info, v, kind, opened.transfer
+
+
+def _check_url(source: Source, target: Target, policy: Policy, *, fast: bool, options: RemoteOptions) -> Report:
+    """`check` for a URL: headers and what the backends read through Range requests. An image is
+    decoded (the cheap verification) only when its whole body is within `options.verify_max_bytes`;
+    a video gets the same verification as a file (index, first frames, a seek near the end)."""
+    from dataclasses import replace
+
+    from .remote import connect
+
+    opened, transfer = connect(source, options=options, cap_bytes=_url_cap(target))
+    if isinstance(opened, Violation):
+        return Report(source=source.label, kind="unknown", status="rejected", violations=(opened,), remote=transfer)
+    try:
+        kind = sniff(pillow_backend.read_head(opened)).kind
+        verify = not fast and not (kind == "image" and opened.size_bytes > options.verify_max_bytes)
+        report = _check_source(replace(source, remote=opened), target, policy, fast=not verify, label=source.label)
+    finally:
+        opened.close()
+    if opened.failure is not None:
+        report = Report(source=source.label, kind=report.kind, status="rejected", violations=(opened.failure,))
+    size = opened.size_bytes
+    whole = "" if opened.ranged else f"the server ignores Range, so the whole {size:,}-byte body was read; "
+    if fast:
+        note = f"{whole}headers only (fast): nothing was decoded"
+    elif kind == "image" and not verify:
+        note = f"{whole}header only: the {size:,}-byte image is over the {options.verify_max_bytes:,}-byte budget for decoding from a URL, so its pixels were not decoded (prepare downloads and decodes it when a fix needs the bytes)"
+    elif kind == "image":
+        note = f"{whole}the whole {size:,}-byte body, pixels decoded"
+    else:
+        note = f"{whole}the container index and the frames the video check decodes, not the whole body"
+    return replace(report, remote=replace(opened.transfer, note=note))
+
+
+def _url_passes_through(report: Report, target: Target, policy: Policy) -> bool:
+    if isinstance(report.info, ImageInfo):
+        return plan_image(report, target, policy).passthrough
+    return isinstance(report.info, VideoInfo) and not report.errors and policy.video_as != "frames"
+
+
+def _prepare_url(source: Source, *, target: Target, policy: Policy, out_dir: str | os.PathLike[str] | None, url_prefix: str | None, options: RemoteOptions) -> Prepared:
+    """An `ok` URL with the url transport: the URL itself. Otherwise: download (capped, streaming,
+    to a temporary file that is deleted afterwards) and prepare the file; with the url transport
+    but no `url_prefix`, a fixed output has nowhere public to live, so it is sent as base64."""
+    from dataclasses import replace
+
+    from .remote import download
+
+    report = _check_url(source, target, policy, fast=False, options=options)
+    if report.status == "rejected":
+        return Prepared(source=source.label, report=report, status="rejected", violations=report.violations)
+    assert source.url is not None
+    if target.transport == "url" and _url_passes_through(report, target, policy):
+        reason = "no rule is broken: the URL is sent as it is (nothing downloaded)"
+        if isinstance(report.info, VideoInfo):
+            part = parts.video_part(source.url, target.api, fps=policy.fps, max_frames=policy.max_frames if target.api == "dashscope" and policy.max_frames != target.limits.max_frames_default else None)
+        else:
+            part = parts.image_part(source.url, target.api)
+        return Prepared(source=source.label, report=report, status="ready", actions=(Action(op="passthrough", reason=reason),), parts=(part,), violations=report.violations)
+    if target.transport == "path" and out_dir is None:
+        raise UsageError("transport 'path' with a URL input needs out_dir: the downloaded file must be kept somewhere")
+    got = download(source, options=options, cap_bytes=_url_cap(target))
+    if isinstance(got, Violation):
+        return Prepared(source=source.label, report=report, status="rejected", violations=report.violations + (got,))
+    local_target = target
+    note = ""
+    if target.transport == "url" and url_prefix is None:
+        local_target = replace(target, transport="base64")
+        note = "; no url_prefix to publish a fixed file at, so the output is sent as base64"
+    try:
+        local = Source(label=source.label, kind="path", path=got.path)
+        result = prepare(local, target=local_target, policy=policy, out_dir=out_dir, url_prefix=url_prefix)
+    finally:
+        got.path.unlink(missing_ok=True)
+    fetched = Action(op="download", reason=f"the fix needs the bytes: downloaded {got.size_bytes:,} bytes (cap {_url_cap(target):,}) to a temporary file{note}", params={"bytes": got.transfer.bytes_read, "requests": got.transfer.requests})
+    return replace(result, report=replace(result.report, remote=report.remote), actions=(fetched,) + result.actions)
 
 
 __all__ = ["Output", "Prepared", "ProbeError", "check", "prepare", "probe", "status_of"]

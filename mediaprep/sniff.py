@@ -77,6 +77,8 @@ def sniff(head: bytes) -> Sniffed:
     brands = _iso_brands(head)
     if brands is not None:
         return _sniff_iso(brands)
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot") and int.from_bytes(head[:4], "big") >= 8:
+        return Sniffed("MOV", "video")  # QuickTime files from before ftyp existed
     if head[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or head[:4] == b"\xff\x4f\xff\x51":
         return Sniffed("JPEG2000", "image")
     if head[:4] == b"\x00\x00\x01\x00" or head[:4] == b"\x00\x00\x02\x00":

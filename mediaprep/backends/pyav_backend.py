@@ -1,0 +1,405 @@
+"""PyAV (FFmpeg's libraries): the only module that opens videos. PyAV ticks and time bases are turned
+into seconds here and never leave.
+
+- `probe_video`: container header + stream parameters + the first decoded frame (for its display
+  matrix); the duration is cross-checked against the index or a packet pass where the header is
+  missing, disagrees or is implausible.
+- `verify_video`: decodes the first frames and the tail (a seek near the end), which also measures
+  the true duration; clips under a few seconds are decoded whole, counting their decodable frames.
+- `iter_frames`: the frames on screen at given times, decoded in one threaded pass when the times are
+  dense, seeking keyframe to keyframe when they are sparse; converted and scaled by swscale straight
+  to the output size; rotation and mirroring applied. Memory: two frames, whatever the length.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import math
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import av
+from PIL import Image
+
+from ..models import Size, Source, VideoInfo
+from ..rules import VIDEO_MIME
+from ..sniff import Sniffed
+from .pillow_backend import open_bytes
+
+_TRANSPOSE = Image.Transpose
+# Implausibly low bitrates mean the header's duration is not the file's (truncated, fragmented).
+_MIN_PLAUSIBLE_BITS_PER_S = 2_000
+_SHORT_CLIP_S = 4.0  # clips up to this long are decoded whole by verify_video
+_WEBM_VIDEO_CODECS = frozenset({"vp8", "vp9"})
+_WEBM_AUDIO_CODECS = frozenset({"vorbis", "opus"})
+
+
+class UnreadableVideo(Exception):
+    """The bytes are not a video this backend can read; the message says why."""
+
+
+class NoVideoStream(Exception):
+    """The container holds no video stream; the message lists what it holds."""
+
+
+@contextlib.contextmanager
+def open_container(source: Source) -> Iterator[Any]:
+    """An input container over the source (paths by name, so FFmpeg does its own buffered I/O)."""
+    try:
+        if source.path is not None:
+            container = av.open(str(source.path), mode="r", metadata_errors="ignore")
+            with container:
+                yield container
+        else:
+            with open_bytes(source) as fp:
+                container = av.open(fp, mode="r", metadata_errors="ignore")
+                with container:
+                    yield container
+    except (av.FFmpegError, OSError, ValueError) as exc:  # type: ignore[attr-defined]
+        raise UnreadableVideo(_describe(exc)) from exc
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+def _video_stream(container: Any) -> Any:
+    videos = [s for s in container.streams.video if not (s.disposition and "attached_pic" in str(s.disposition).lower())]
+    if not videos:
+        kinds = sorted({s.type for s in container.streams}) or ["nothing"]
+        raise NoVideoStream(f"the container holds {', '.join(kinds)} streams only")
+    return videos[0]
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def display_transform(matrix: Sequence[int] | None) -> tuple[int, bool, Image.Transpose | None]:
+    """(rotation_deg counter-clockwise as FFmpeg reports it, mirrored, the PIL transpose that shows
+    the picture upright), following ffmpeg's own autorotate rules."""
+    if not matrix:
+        return 0, False, None
+    m = list(matrix)
+    s0, s1 = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    if s0 == 0 or s1 == 0:
+        return 0, False, None
+    reported = -math.degrees(math.atan2(m[1] / s1, m[0] / s0))  # av_display_rotation_get
+    theta = -round(reported)
+    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+    mirrored = (m[0] * m[4] - m[1] * m[3]) < 0
+    method: Image.Transpose | None = None
+    if abs(theta - 90) < 1:
+        method = _TRANSPOSE.TRANSPOSE if m[3] > 0 else _TRANSPOSE.ROTATE_270  # cclock_flip / clock
+    elif abs(theta - 180) < 1:
+        if m[0] < 0 and m[4] < 0:
+            method = _TRANSPOSE.ROTATE_180
+        elif m[0] < 0:
+            method = _TRANSPOSE.FLIP_LEFT_RIGHT
+        elif m[4] < 0:
+            method = _TRANSPOSE.FLIP_TOP_BOTTOM
+    elif abs(theta - 270) < 1:
+        method = _TRANSPOSE.TRANSVERSE if m[3] < 0 else _TRANSPOSE.ROTATE_90  # clock_flip / cclock
+    elif abs(theta) < 1 and m[4] < 0:
+        method = _TRANSPOSE.FLIP_TOP_BOTTOM
+    return int(round(reported)), mirrored, method
+
+
+def _frame_matrix(frame: Any) -> tuple[int, ...] | None:
+    for sd in frame.side_data:
+        if "DISPLAYMATRIX" in str(sd.type):
+            return struct.unpack("<9i", bytes(sd))
+    return None
+
+
+def _swaps(method: Image.Transpose | None) -> bool:
+    return method in (_TRANSPOSE.ROTATE_90, _TRANSPOSE.ROTATE_270, _TRANSPOSE.TRANSPOSE, _TRANSPOSE.TRANSVERSE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    first_s: float
+    end_s: float
+    frames: int
+    keyframes_s: tuple[float, ...]
+
+
+def _packet_span(container: Any, stream: Any) -> _Span | None:
+    """One demux pass (no decoding): first pts, last pts + duration, packet and keyframe counts."""
+    tb = stream.time_base
+    first = math.inf
+    end = -math.inf
+    count = 0
+    keys: list[float] = []
+    container.seek(0)
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            continue
+        t = float(packet.pts * tb)
+        dur = float(packet.duration * tb) if packet.duration else 0.0
+        first = min(first, t)
+        end = max(end, t + dur)
+        count += 1
+        if packet.is_keyframe:
+            keys.append(t)
+    if count == 0:
+        return None
+    return _Span(first_s=first, end_s=end, frames=count, keyframes_s=tuple(sorted(keys)))
+
+
+def _index_span(stream: Any) -> _Span | None:
+    """MP4/MOV: the sample table is already parsed, so the span and keyframes cost nothing."""
+    try:
+        entries = stream.index_entries
+        n = len(entries)
+    except Exception:
+        return None
+    if n == 0:
+        return None
+    tb = stream.time_base
+    times = [float(entries[i].timestamp * tb) for i in range(n)]
+    keys = tuple(sorted(float(entries[i].timestamp * tb) for i in range(n) if entries[i].flags & 1))
+    step = (max(times) - min(times)) / (n - 1) if n > 1 else 0.0
+    return _Span(first_s=min(times), end_s=max(times) + step, frames=n, keyframes_s=keys)
+
+
+def probe_video(source: Source, sniffed: Sniffed, size_bytes: int) -> VideoInfo:
+    """Header, index (or one packet pass where the header is implausible) and the first frame.
+    Raises UnreadableVideo / NoVideoStream."""
+    with open_container(source) as container:
+        stream = _video_stream(container)
+        cc = stream.codec_context
+        if cc is None:
+            tag = getattr(stream, "codec_tag", None) or "unknown"
+            raise UnreadableVideo(f"the video codec ({tag}) is not one FFmpeg here can decode")
+        stream.thread_type = "AUTO"
+        tb = stream.time_base
+        header = container.duration / 1_000_000 if container.duration else None
+        stream_dur = _seconds(stream.duration, tb)
+        start = _seconds(stream.start_time, tb) or 0.0
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else None
+        has_audio = bool(container.streams.audio)
+        span = _index_span(stream) if container.format.name.startswith("mov") else None
+        duration, source_kind = None, "header"
+        candidates = [d for d in (stream_dur, header) if d and d > 0]
+        if span is not None and span.end_s > span.first_s:
+            duration, source_kind = span.end_s - span.first_s, "index"
+        elif candidates:
+            duration = candidates[0]
+        plausible = duration is not None and duration > 0 and size_bytes * 8 / duration >= _MIN_PLAUSIBLE_BITS_PER_S
+        disagree = stream_dur and header and abs(stream_dur - header) > max(0.5, 0.1 * header)
+        if not plausible or disagree or span is None:
+            measured = _packet_span(container, stream)
+            if measured is not None:
+                span = measured
+                if not plausible or disagree or duration is None:
+                    duration, source_kind = measured.end_s - measured.first_s, "packets"
+        # the first frame: its display matrix and pixel format
+        matrix, pix_fmt, first_pts = None, cc.pix_fmt, None
+        try:
+            container.seek(0)
+            for frame in container.decode(stream):
+                matrix = _frame_matrix(frame)
+                pix_fmt = frame.format.name
+                first_pts = frame.time
+                break
+        except av.FFmpegError:  # type: ignore[attr-defined]
+            pass  # verify_video reports what does not decode
+        rotation, mirrored, method = display_transform(matrix)
+        w, h = cc.width, cc.height
+        dw, dh = (h, w) if _swaps(method) else (w, h)
+        keyframe_interval = None
+        if span is not None and len(span.keyframes_s) >= 2:
+            keyframe_interval = (span.keyframes_s[-1] - span.keyframes_s[0]) / (len(span.keyframes_s) - 1)
+        elif span is not None and len(span.keyframes_s) == 1:
+            keyframe_interval = max(duration or 0.0, 0.0)
+        fmt = sniffed.format
+        if fmt == "MKV" and cc.name in _WEBM_VIDEO_CODECS and all(a.codec_context is not None and a.codec_context.name in _WEBM_AUDIO_CODECS for a in container.streams.audio):
+            fmt = "WEBM"  # Matroska carrying only WebM codecs: a WebM file whatever its DocType says
+        return VideoInfo(
+            format=fmt,
+            mime=VIDEO_MIME.get(fmt, "video/" + fmt.lower()),
+            container=container.format.name,
+            codec=cc.name,
+            width_px=dw,
+            height_px=dh,
+            stored_width_px=w,
+            stored_height_px=h,
+            size_bytes=size_bytes,
+            duration_s=max(0.0, duration or 0.0),
+            duration_source=source_kind,  # type: ignore[arg-type]
+            header_duration_s=header,
+            fps=fps,
+            frame_count=(span.frames if span is not None else (stream.frames or None)),
+            has_audio=has_audio,
+            rotation_deg=rotation,
+            mirrored=mirrored,
+            pix_fmt=pix_fmt,
+            start_s=first_pts if first_pts is not None else (span.first_s if span else start),
+            keyframe_interval_s=keyframe_interval,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    duration_s: float
+    decodable_frames: int | None
+    error: str | None
+
+
+def verify_video(source: Source, info: VideoInfo) -> Verified:
+    """Decode the first frames and the tail. A short clip (≤ 4 s by its header) is decoded whole and
+    its frames counted. Returns the decoded duration (first frame to the end of the last)."""
+    try:
+        with open_container(source) as container:
+            stream = _video_stream(container)
+            stream.thread_type = "AUTO"
+            tb = stream.time_base
+            default_dur = 1.0 / info.fps if info.fps else 0.0
+            first: float | None = None
+            last_end = -math.inf
+            count = 0
+            whole = info.duration_s <= _SHORT_CLIP_S
+            container.seek(0)
+            for frame in container.decode(stream):
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * tb)
+                first = t if first is None else min(first, t)
+                last_end = max(last_end, t + (float(frame.duration * tb) if frame.duration else default_dur))
+                count += 1
+                if not whole and count >= 3:
+                    break
+            if first is None:
+                return Verified(duration_s=0.0, decodable_frames=0, error="no frame decodes")
+            if not whole:
+                # the tail: seek a little before the end the index/header promise and decode to the end
+                target = info.start_s + max(0.0, info.duration_s - 3.0)
+                container.seek(int(target / tb), stream=stream, backward=True, any_frame=False)
+                tail = 0
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    t = float(frame.pts * tb)
+                    last_end = max(last_end, t + (float(frame.duration * tb) if frame.duration else default_dur))
+                    tail += 1
+                if tail == 0:
+                    return Verified(duration_s=last_end - first, decodable_frames=None, error="frames near the end do not decode")
+            return Verified(duration_s=max(0.0, last_end - first), decodable_frames=count if whole else None, error=None)
+    except (UnreadableVideo, NoVideoStream) as exc:
+        return Verified(duration_s=0.0, decodable_frames=0, error=str(exc))
+    except (av.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
+        return Verified(duration_s=0.0, decodable_frames=None, error=_describe(exc))
+
+
+@dataclass(frozen=True, slots=True)
+class TakenFrame:
+    index: int  # k, the sample's number
+    time_s: float  # t_k, from the first frame
+    pts_s: float  # the source frame's presentation time, from the first frame
+    image: Image.Image
+
+
+def iter_frames(
+    source: Source,
+    info: VideoInfo,
+    times_s: Sequence[float],
+    *,
+    out_size: Size,
+    seek: bool | None = None,
+) -> Iterator[TakenFrame]:
+    """The frame on screen at each time (last frame with pts ≤ t; times measured from the first
+    frame), converted by swscale to `out_size` (the displayed size; rotation applied after scaling).
+
+    `seek=None` decides by the data: jump keyframe to keyframe when the samples are farther apart
+    than two keyframe intervals (whole GOPs hold no sample), decode straight through otherwise.
+    Costs one decode of every frame (dense) or of the GOPs that hold a sample (sparse)."""
+    times = sorted(times_s)
+    if not times:
+        return
+    origin = info.start_s
+    spacing = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else math.inf
+    with open_container(source) as container:
+        stream = _video_stream(container)
+        stream.thread_type = "AUTO"
+        tb = stream.time_base
+        keyframes: tuple[float, ...] = ()
+        interval = info.keyframe_interval_s
+        wants_seek = seek if seek is not None else (interval is not None and spacing > 2 * interval)
+        if wants_seek:
+            span = _index_span(stream) if container.format.name.startswith("mov") else None
+            span = span or _packet_span(container, stream)
+            if span is not None and span.keyframes_s:
+                keyframes = tuple(t - origin for t in span.keyframes_s)
+        use_seek = bool(wants_seek and keyframes)
+        converter = _Converter(out_size)
+
+        def decoded(from_s: float | None) -> Iterator[tuple[Any, float]]:
+            container.seek(int(round((from_s + origin) / tb)) if from_s is not None else 0, stream=stream if from_s is not None else None, backward=True, any_frame=False)
+            for frame in container.decode(stream):
+                if frame.pts is not None:
+                    converter.learn(frame)
+                    yield frame, float(frame.pts * tb) - origin
+
+        k = 0
+        held: tuple[Any, float] | None = None
+        frames = decoded(None)
+        while k < len(times):
+            if use_seek and held is not None:
+                kf = keyframes[max(0, bisect.bisect_right(keyframes, times[k] + 1e-9) - 1)]
+                if kf > held[1] + 1e-9:  # a GOP with no sample lies between: jump over it
+                    frames = decoded(kf)
+                    held = None
+            moved = False
+            for frame, t in frames:
+                moved = True
+                if t > times[k] + 1e-9:
+                    shown = held if held is not None else (frame, t)
+                    while k < len(times) and t > times[k] + 1e-9:
+                        yield TakenFrame(index=k, time_s=times[k], pts_s=shown[1], image=converter.image(*shown))
+                        k += 1
+                    held = (frame, t)
+                    break
+                held = (frame, t)
+            else:
+                break  # end of stream
+            if not moved:
+                break
+        while k < len(times) and held is not None:  # the last frame stays on screen
+            yield TakenFrame(index=k, time_s=times[k], pts_s=held[1], image=converter.image(*held))
+            k += 1
+
+
+class _Converter:
+    """swscale to the output size, then the display matrix's transpose; one conversion per source frame."""
+
+    def __init__(self, out_size: Size) -> None:
+        self.out_size = out_size
+        self.method: Image.Transpose | None = None
+        self.known = False
+        self.last: tuple[float, Image.Image] | None = None
+
+    def learn(self, frame: Any) -> None:
+        if not self.known:
+            _, _, self.method = display_transform(_frame_matrix(frame))
+            self.known = True
+
+    def image(self, frame: Any, t: float) -> Image.Image:
+        if self.last is not None and self.last[0] == t:
+            return self.last[1]
+        w, h = self.out_size.width_px, self.out_size.height_px
+        if _swaps(self.method):
+            w, h = h, w
+        im = frame.reformat(width=w, height=h, format="rgb24").to_image()
+        if self.method is not None:
+            im = im.transpose(self.method)
+        self.last = (t, im)
+        return im

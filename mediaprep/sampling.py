@@ -1,0 +1,123 @@
+"""Which instants of a video become the frames of an image list (SPEC §2). Pure.
+
+- N = floor(duration × fps) frames (at least 1) at t_k = k / fps;
+- when N > max_frames: N = max_frames and t_k = k × duration / N, sent with fps N / duration;
+- the frame taken for t_k is the one on screen at t_k: the last frame whose pts ≤ t_k, all times
+  measured from the first frame's pts (`frame_on_screen`).
+
+A clip too short for four samples at any allowed fps can still be sent as an image list when it has
+at least four decodable frames (`plan_short_clip`): the samples are spread evenly over the clip and
+the list claims the highest fps allowed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .codes import violation
+from .models import Violation
+from .rules import Limits
+
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SamplePlan:
+    times_s: tuple[float, ...]
+    fps: float  # the rate to send with the list (the effective one when capped)
+    requested_fps: float
+    capped: bool = False
+    stretched: bool = False  # a short clip whose list claims a slower clock than it ran (plan_short_clip)
+    reason: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.times_s)
+
+
+def validate(fps: float, max_frames: int, limits: Limits, *, source: str) -> list[Violation]:
+    """fps in [fps_min, fps_max] and max_frames in [1, max_frames_limit]."""
+    out = []
+    if not (limits.fps_min - _EPS <= fps <= limits.fps_max + _EPS) or math.isnan(fps):
+        out.append(violation("frames.fps_out_of_range", source=source, field="fps", observed=fps, limit=f"[{limits.fps_min:g}, {limits.fps_max:g}]"))
+    if not 1 <= max_frames <= limits.max_frames_limit:
+        out.append(violation("frames.max_frames_out_of_range", source=source, field="max_frames", observed=max_frames, limit=f"[1, {limits.max_frames_limit}]"))
+    return out
+
+
+def sample_times(duration_s: float, fps: float, max_frames: int) -> SamplePlan:
+    """SPEC §2's rule, with no validation (see `validate`)."""
+    n = max(1, math.floor(duration_s * fps + _EPS))
+    if n > max_frames:
+        n = max_frames
+        times = tuple(k * duration_s / n for k in range(n))
+        return SamplePlan(
+            times_s=times,
+            fps=n / duration_s,
+            requested_fps=fps,
+            capped=True,
+            reason=f"{duration_s:g} s at fps {fps:g} is {math.floor(duration_s * fps + _EPS)} frames, over max_frames {max_frames}: {n} frames taken evenly, sent at fps {n / duration_s:.6g}",
+        )
+    return SamplePlan(times_s=tuple(k / fps for k in range(n)), fps=fps, requested_fps=fps, reason=f"{n} frames at fps {fps:g}")
+
+
+def too_few(plan: SamplePlan, duration_s: float, limits: Limits, *, source: str) -> Violation | None:
+    """`frames.too_few` when the plan has fewer frames than an image list needs, naming the fps that
+    would give enough (or saying none can)."""
+    need = limits.image_list_min_frames
+    if plan.count >= need:
+        return None
+    fps_needed = need / duration_s if duration_s > 0 else math.inf
+    if fps_needed <= limits.fps_max:
+        remedy = f"use fps {math.ceil(fps_needed * 100) / 100:g} or more (≤ {limits.fps_max:g}), or send the video file instead"
+    else:
+        remedy = f"no fps up to {limits.fps_max:g} gives {need} frames from {duration_s:g} s; send the video file instead"
+    return violation("frames.too_few", source=source, field="frames", observed=plan.count, limit=need, remedy=remedy)
+
+
+def plan_for_list(duration_s: float, fps: float, max_frames: int, limits: Limits, *, decodable_frames: int | None = None) -> SamplePlan:
+    """The image-list plan for a video: SPEC's rule at the requested fps; for a clip too short for
+    enough frames at that fps, the smallest fps that gives `image_list_min_frames` (within the
+    allowed range); for a clip too short even at the highest fps, `plan_short_clip`."""
+    plan = sample_times(duration_s, fps, max_frames)
+    need = limits.image_list_min_frames
+    if plan.count >= need:
+        return plan
+    faster = math.ceil(need / duration_s * 1000) / 1000 if duration_s > 0 else math.inf
+    if faster <= limits.fps_max:
+        raised = sample_times(duration_s, faster, max_frames)
+        if raised.count >= need:
+            return SamplePlan(
+                times_s=raised.times_s,
+                fps=raised.fps,
+                requested_fps=fps,
+                capped=raised.capped,
+                reason=f"{duration_s:g} s at fps {fps:g} gives {plan.count} frames, fewer than {need}: fps raised to {faster:g}",
+            )
+    if decodable_frames is not None and decodable_frames >= need:
+        return plan_short_clip(duration_s, decodable_frames, limits, fps)
+    return plan
+
+
+def plan_short_clip(duration_s: float, decodable_frames: int, limits: Limits, requested_fps: float) -> SamplePlan:
+    """`need` evenly spread samples over a clip too short for any allowed fps, sent at fps_max."""
+    need = limits.image_list_min_frames
+    n = min(max(need, math.floor(max(duration_s, 0) * limits.fps_max + _EPS)), decodable_frames)
+    span = max(duration_s, 0.0)
+    times = tuple(k * span / n for k in range(n))
+    return SamplePlan(
+        times_s=times,
+        fps=limits.fps_max,
+        requested_fps=requested_fps,
+        stretched=True,
+        reason=f"{duration_s:g} s is too short for {need} frames at fps ≤ {limits.fps_max:g}; {n} of its {decodable_frames} frames taken evenly and sent at fps {limits.fps_max:g} (the list plays slower than the clip ran)",
+    )
+
+
+def frame_on_screen(frame_times_s: Sequence[float], t_s: float) -> int:
+    """Index of the last frame whose time ≤ t_s (times sorted, measured from the first frame)."""
+    i = bisect.bisect_right(frame_times_s, t_s + _EPS) - 1
+    return max(0, i)
