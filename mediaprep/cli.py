@@ -17,8 +17,9 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import MediaprepError, UsageError
-from .models import Policy, Report, Target
+from .models import Policy, Report, Target, VideoInfo
 from .pipeline import Prepared, ProbeError, check, prepare, probe
+from .remote import RemoteOptions
 from .resolve import expand_inputs
 from .rules import APIS, DEFAULT_MODEL, MODELS, TRANSPORTS, Limits
 
@@ -28,19 +29,23 @@ EXIT_OK, EXIT_NOT_ALL, EXIT_USAGE = 0, 1, 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mediaprep", description="Pre-flight images for Kimi vision models on Model Studio.")
     parser.add_argument("--version", action="version", version=f"mediaprep {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{probe,check,prepare}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{probe,check,prepare,frames}")
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders (walked recursively), file:// or data: URLs; '-' reads inputs from stdin, one per line")
+    common.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders (walked recursively), http(s), file:// or data: URLs; '-' reads inputs from stdin, one per line")
     common.add_argument("--json", action="store_true", help="one JSON object per input per line on stdout")
     common.add_argument("--model", default=DEFAULT_MODEL, help=f"target model (default {DEFAULT_MODEL}; known: {', '.join(MODELS)})")
     common.add_argument("--api", choices=APIS, default="openai", help="API dialect (default openai)")
-    common.add_argument("--transport", choices=TRANSPORTS, default=None, help="how media travels (default base64 for files)")
+    common.add_argument("--transport", choices=TRANSPORTS, default=None, help="how media travels (default base64 for files, url for http(s) URLs)")
     common.add_argument("--path-style", choices=("posix", "windows-python", "windows-java"), default="posix", help="file:// form for --transport path")
     common.add_argument("--fps", type=float, default=2.0, help="frames per second for videos (default 2)")
     common.add_argument("--max-frames", type=int, default=2000, help="frame cap for videos (default 2000)")
     common.add_argument("--max-pixels", type=int, default=None, help="decode guard in pixels (default 178956970)")
     common.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", help="override any rule number, e.g. --limit image_max_file_bytes=5000000")
+    common.add_argument("--allow-private", action="store_true", help="fetch URLs whose host is on a private, loopback or link-local address (refused by default: the service cannot reach them)")
+    common.add_argument("--allow-private-host", action="append", default=[], metavar="HOST", help="vouch for one host name, address or network (CIDR) only; repeatable")
+    common.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="total deadline per URL (default 30)")
+    common.add_argument("--connect-timeout", type=float, default=5.0, metavar="SECONDS", help="connect timeout per request to a URL (default 5)")
 
     policy = argparse.ArgumentParser(add_help=False)
     policy.add_argument("--too-small", choices=("pad", "reject"), default="pad", help="images with a side ≤ 10 px (default pad)")
@@ -51,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--max-side", type=int, default=None, metavar="PX", help="also downscale so the long side is at most PX")
     policy.add_argument("--format", choices=("auto", "jpeg", "png"), default="auto", help="output format for rewritten images (default auto: by content)")
     policy.add_argument("--quality", type=int, default=90, help="JPEG quality to start from (default 90)")
+    policy.add_argument("--video-as", choices=("auto", "file", "frames"), default="auto", help="videos: auto (the file when it can be sent, else an image list), file, or frames")
+    policy.add_argument("--frame-side", type=int, default=None, metavar="PX", help="image-list frames: long side in px (default: the size the model uses)")
 
     p = sub.add_parser("probe", parents=[common], help="what each file is (header only)")
     p.set_defaults(func=_cmd_probe)
@@ -61,6 +68,22 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, type=Path, help="folder for fixed files and manifest.jsonl (inputs are never touched)")
     r.add_argument("--url-prefix", default=None, help="with --transport url: the URL the --out folder will be uploaded to")
     r.set_defaults(func=_cmd_prepare)
+    f = sub.add_parser("frames", help="sample a video into JPEG frames and an image-list content part")
+    f.add_argument("video", metavar="VIDEO", help="a video file (or file:// / data: URL)")
+    f.add_argument("--out", required=True, type=Path, help="folder for the frames (frame_00000.jpg, ...)")
+    f.add_argument("--fps", type=float, default=2.0, help="samples per second, 0.1–10 (default 2)")
+    f.add_argument("--max-frames", type=int, default=2000, help="cap on the frame count, 1–2000 (default 2000)")
+    f.add_argument("--max-side", type=int, default=None, metavar="PX", help="long side of the frames (default: the size the model uses; never upscaled)")
+    f.add_argument("--model", default=DEFAULT_MODEL, help=f"target model (default {DEFAULT_MODEL})")
+    f.add_argument("--api", choices=APIS, default="openai", help="API dialect (default openai)")
+    f.add_argument("--transport", choices=TRANSPORTS, default="base64", help="how the frames travel (default base64)")
+    f.add_argument("--path-style", choices=("posix", "windows-python", "windows-java"), default="posix")
+    f.add_argument("--url-prefix", default=None, help="with --transport url: the URL the --out folder will be uploaded to")
+    f.add_argument("--contact-sheet", type=Path, default=None, metavar="FILE", help="also write one JPEG grid of the frames, labelled with their times")
+    f.add_argument("--json", action="store_true", help="print one JSON object: fps, frames, part, violations")
+    f.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
+    f.add_argument("--max-pixels", type=int, default=None, help=argparse.SUPPRESS)
+    f.set_defaults(func=_cmd_frames)
     return parser
 
 
@@ -89,6 +112,23 @@ def _target(args: argparse.Namespace) -> Target:
     return Target(model=args.model.removeprefix("kimi/"), api=args.api, transport=args.transport or "base64", limits=_limits(args), path_style=args.path_style)
 
 
+def _remote(args: argparse.Namespace) -> RemoteOptions:
+    return RemoteOptions(
+        allow_private=args.allow_private,
+        private_hosts=tuple(args.allow_private_host),
+        deadline_s=args.timeout,
+        connect_timeout_s=min(args.connect_timeout, args.timeout),
+        read_timeout_s=min(RemoteOptions().read_timeout_s, args.timeout),
+    )
+
+
+def _for_input(target: Target, args: argparse.Namespace, item: str) -> Target:
+    """The transport default depends on the input: base64 for files, url for http(s) URLs."""
+    if args.transport is None and item[:8].lower().startswith(("http://", "https://")):
+        return dataclasses.replace(target, transport="url")
+    return target
+
+
 def _policy(args: argparse.Namespace) -> Policy:
     if not 1 <= args.quality <= 100:
         raise UsageError(f"--quality {args.quality} must lie in 1–100")
@@ -104,6 +144,10 @@ def _policy(args: argparse.Namespace) -> Policy:
         output_format=args.format,
         jpeg_quality=args.quality,
         jpeg_quality_floor=min(60, args.quality),
+        fps=args.fps,
+        max_frames=args.max_frames,
+        video_as=args.video_as,
+        frame_max_side_px=args.frame_side,
     )
 
 
@@ -127,6 +171,9 @@ def _describe_info(report: Report) -> str:
     info = report.info
     if info is None:
         return ""
+    tokens = f"  ~{report.estimate.tokens} tokens (estimate)" if report.estimate else ""
+    if isinstance(info, VideoInfo):
+        return f"{info.format} {info.codec} {info.width_px}×{info.height_px}, {info.duration_s:.3f} s, {info.size_bytes} bytes{tokens}"
     extra = f", {info.frames} frames" if info.frames > 1 else ""
     tokens = f"  ~{report.estimate.tokens} tokens (estimate)" if report.estimate else ""
     return f"{info.format} {info.width_px}×{info.height_px}, {info.size_bytes} bytes{extra}{tokens}"
@@ -134,6 +181,9 @@ def _describe_info(report: Report) -> str:
 
 def _print_report(out: TextIO, report: Report) -> None:
     out.write(f"{report.status:<9} {report.source}  {_describe_info(report)}\n")
+    if report.remote is not None:
+        t = report.remote
+        out.write(f"          remote  {t.bytes_read:,} bytes in {t.requests} request{'s' if t.requests != 1 else ''}" + (f"; read: {t.note}" if t.note else "") + "\n")
     for v in report.violations:
         out.write(f"          {v.severity:<7} {v.code}: {v.message}\n")
 
@@ -152,7 +202,7 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
     counts: Counter[str] = Counter()
     for item in _inputs(args.inputs, stdin):
         try:
-            info = probe(item, target=target)
+            info = probe(item, target=_for_input(target, args, item), remote=_remote(args))
         except ProbeError as exc:
             failed += 1
             counts["unreadable"] += 1
@@ -163,8 +213,12 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
                 out.write(f"{'error':<9} {item}\n          {v.code}: {v.message}\n")
             continue
         counts["probed"] += 1
+        kind = "video" if isinstance(info, VideoInfo) else "image"
         if args.json:
-            _emit(out, {"source": item, "kind": "image", "info": info.to_json(), "violations": []})
+            _emit(out, {"source": item, "kind": kind, "info": info.to_json(), "violations": []})
+        elif isinstance(info, VideoInfo):
+            rot = f", rotation {info.rotation_deg}°" if info.rotation_deg else ""
+            out.write(f"{'video':<9} {item}  {info.format} {info.codec} {info.width_px}×{info.height_px}, {info.duration_s:.3f} s ({info.duration_source}), fps {info.fps or 0:.3f}, {info.size_bytes} bytes{rot}\n")
         else:
             extra = f", orientation {info.orientation} ({info.orientation_source})" if info.orientation != 1 else ""
             frames = f", {info.frames} frames" if info.frames > 1 else ""
@@ -178,7 +232,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
     counts: Counter[str] = Counter()
     codes: Counter[str] = Counter()
     for item in _inputs(args.inputs, stdin):
-        report = check(item, target=target, policy=policy, fast=args.fast)
+        report = check(item, target=_for_input(target, args, item), policy=policy, fast=args.fast, remote=_remote(args))
         counts[report.status] += 1
         codes.update(report.codes)
         if args.json:
@@ -201,7 +255,7 @@ def _cmd_prepare(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
     codes: Counter[str] = Counter()
     with open(manifest, "w", encoding="utf-8") as mf:
         for item in _inputs(args.inputs, stdin):
-            result = prepare(item, target=target, policy=policy, out_dir=args.out, url_prefix=args.url_prefix)
+            result = prepare(item, target=_for_input(target, args, item), policy=policy, out_dir=args.out, url_prefix=args.url_prefix, remote=_remote(args))
             line = result.to_json()
             _emit(mf, line)
             counts[result.status] += 1
@@ -213,6 +267,66 @@ def _cmd_prepare(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
     err.write(f"manifest: {manifest}\n")
     _summary(err, counts, codes, "input")
     return EXIT_OK if set(counts) <= {"ready"} else EXIT_NOT_ALL
+
+
+def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from .apply.video import contact_sheet
+    from .encode import to_data_url, to_file_url, to_url
+    from .parts import image_list_part
+    from .pipeline import write_atomic
+    from .videos import extract_frames
+
+    if args.transport == "url" and not args.url_prefix:
+        raise UsageError("--transport url needs --url-prefix: the URL your --out folder will be uploaded to")
+    if args.max_side is not None and args.max_side < 11:
+        raise UsageError(f"--max-side {args.max_side} must be more than 10 px")
+    target = Target(model=args.model.removeprefix("kimi/"), api=args.api, transport=args.transport, limits=_limits(args), path_style=args.path_style)
+    extraction = extract_frames(args.video, fps=args.fps, max_frames=args.max_frames, max_side_px=args.max_side, target=target)
+    frames: list[dict[str, Any]] = []
+    urls: list[str] = []
+    sheet: list[tuple[float, bytes]] = []
+    if extraction.ok:
+        from .apply.video import encode_frames
+
+        assert extraction.info is not None and extraction.frame_size is not None and extraction._source is not None
+        args.out.mkdir(parents=True, exist_ok=True)
+        for frame in encode_frames(extraction._source, extraction.info, extraction.times_s, out_size=extraction.frame_size, limits=target.limits):
+            name = f"frame_{frame.index:05d}.jpg"
+            write_atomic(args.out / name, frame.data)
+            frames.append({"file": name, "time_s": round(frame.time_s, 6), "pts_s": round(frame.pts_s, 6), "width_px": frame.size.width_px, "height_px": frame.size.height_px})
+            if args.transport == "base64":
+                urls.append(to_data_url(frame.data, "image/jpeg"))
+            elif args.transport == "url":
+                urls.append(to_url(args.url_prefix, name))
+            else:
+                urls.append(to_file_url(args.out / name, target.path_style))
+            if args.contact_sheet is not None:
+                sheet.append((frame.time_s, frame.data))
+        if args.contact_sheet is not None:
+            contact_sheet(sheet, args.contact_sheet)
+    part = image_list_part(urls, target.api, fps=round(extraction.fps, 6)) if urls and extraction.fps else None
+    result = {
+        "source": extraction.source,
+        "fps": None if extraction.fps is None else round(extraction.fps, 6),
+        "frames": frames,
+        "part": part,
+        "violations": [v.to_json() for v in extraction.violations],
+        "reason": extraction.reason,
+    }
+    if args.json:
+        _emit(out, result)
+    else:
+        info = extraction.info
+        if info is not None:
+            out.write(f"{extraction.source}: {info.format} {info.codec} {info.width_px}×{info.height_px}, {info.duration_s:.3f} s\n")
+        if frames:
+            out.write(f"{len(frames)} frames at fps {result['fps']} ({extraction.reason}) → {args.out}\n")
+            out.write(f"first at {frames[0]['time_s']} s, last at {frames[-1]['time_s']} s; frames {frames[0]['width_px']}×{frames[0]['height_px']}\n")
+        if args.contact_sheet is not None and frames:
+            out.write(f"contact sheet: {args.contact_sheet}\n")
+    for v in extraction.violations:
+        err.write(f"{v.code}: {v.message}\n")
+    return EXIT_OK if extraction.ok and frames else EXIT_NOT_ALL
 
 
 def _print_prepared(out: TextIO, result: Prepared) -> None:
