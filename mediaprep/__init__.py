@@ -10,10 +10,12 @@ Everything importable from here is the public surface; other modules may change.
 
 from .codes import CODES
 from .errors import MediaprepError, SourceError, TargetError, UsageError
-from .models import Action, ImageInfo, Policy, Report, Size, Source, Target, TokenEstimate, Violation
+from .models import Action, ImageInfo, Policy, Report, Size, Source, Target, TokenEstimate, Transfer, VideoInfo, Violation
 from .parts import image_list_part, image_part, text_part, video_part
 from .pipeline import Output, Prepared, ProbeError, check, prepare, probe
+from .remote import RemoteOptions
 from .request import BuiltRequest, RequestError, build_request
+from .videos import ExtractedFrame, FrameExtraction, extract_frames
 from .rules import DEFAULT_LIMITS, MODELS, REGIONS, Limits, ModelInfo, Region
 from .tokens import TokenConstants, estimate_frames, estimate_image
 
@@ -24,6 +26,8 @@ __all__ = [
     "BuiltRequest",
     "CODES",
     "DEFAULT_LIMITS",
+    "ExtractedFrame",
+    "FrameExtraction",
     "ImageInfo",
     "Limits",
     "MODELS",
@@ -35,6 +39,7 @@ __all__ = [
     "ProbeError",
     "REGIONS",
     "Region",
+    "RemoteOptions",
     "Report",
     "RequestError",
     "Size",
@@ -44,12 +49,15 @@ __all__ = [
     "TargetError",
     "TokenConstants",
     "TokenEstimate",
+    "Transfer",
     "UsageError",
+    "VideoInfo",
     "Violation",
     "build_request",
     "check",
     "estimate_frames",
     "estimate_image",
+    "extract_frames",
     "image_list_part",
     "image_part",
     "prepare",

@@ -82,3 +82,53 @@ def test_heif_tile_decode_matches_libheif(corpus: Path, name: str) -> None:
     reference = full.resize(reduced.size, Image.Resampling.BOX)
     diff = np.abs(np.asarray(reduced, dtype=np.int16) - np.asarray(reference, dtype=np.int16)).mean()
     assert diff < 3.0, diff
+
+
+VIDEO_ROWS = corpus_rows("videos/")
+_VIDEO_IDS = [row["file"] for row in VIDEO_ROWS]
+_ABSENT = [pytest.param(None, marks=pytest.mark.skip(reason="../shared/corpus is absent"))]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("row", VIDEO_ROWS or _ABSENT, ids=_VIDEO_IDS or None)
+def test_video_check_gives_expected_status(corpus: Path, row: dict[str, str]) -> None:
+    report = mp.check(corpus / row["file"])
+    allowed = row["expect_status"].split("|")
+    assert report.status in allowed, (row["file"], row["expected"], [v.message for v in report.violations])
+    assert report.kind in ("video", "unknown", "image")
+    assert _rss_mb() < _RSS_BUDGET_MB
+
+
+@pytest.mark.corpus
+@pytest.mark.slow
+@pytest.mark.parametrize("row", [r for r in VIDEO_ROWS if "fixable" in r["expect_status"]] or _ABSENT, ids=[r["file"] for r in VIDEO_ROWS if "fixable" in r["expect_status"]] or None)
+def test_prepare_fixable_videos_recheck_ok(corpus: Path, row: dict[str, str], tmp_path: Path) -> None:
+    result = mp.prepare(corpus / row["file"], out_dir=tmp_path)
+    if result.report.status == "rejected":
+        assert "rejected" in row["expect_status"]
+        return
+    assert result.status == "ready", (row["file"], [v.message for v in result.violations])
+    for output in result.outputs:
+        if output.path is not None:
+            assert mp.check(tmp_path / output.path).status == "ok", (row["file"], output.path)
+    assert _rss_mb() < _RSS_BUDGET_MB
+
+
+@pytest.mark.parametrize(
+    "name,portrait",
+    [
+        ("internal_emulator_transformer_output_270_rotated.mp4", True),  # coded 1280×720, rotation 90
+        ("sample_edit_list.mp4", True),  # coded 1920×1080, rotation -90
+        ("sample_rotate_and_reflect.mp4", True),  # coded 1080×720, rotation -90 with a mirror
+        ("mv_with_2_top_shots.mp4", True),
+        ("silent-black-10s.mp4", False),
+    ],
+)
+def test_rotated_corpus_videos_give_rotated_frames(corpus: Path, name: str, portrait: bool) -> None:
+    ex = mp.extract_frames(corpus / "videos" / name, fps=8, max_frames=4)
+    frames = list(ex)
+    assert frames, ex.violations
+    w, h = frames[0].image.size
+    assert (h > w) is portrait
+    info = ex.info
+    assert info is not None and (info.height_px > info.width_px) is portrait
