@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--too-small", choices=("pad", "reject"), default="pad", help="images with a side ≤ 10 px (default pad)")
     policy.add_argument("--aspect-ratio", choices=("pad", "split", "reject"), default="pad", help="images over 200:1 (default pad)")
     policy.add_argument("--above-8k", choices=("downscale", "keep"), default="downscale", help="images above 7680×4320 (default downscale)")
-    policy.add_argument("--animated", choices=("first-frame", "keep"), default="first-frame", help="animations (default first-frame)")
+    policy.add_argument("--animated", choices=("first-frame", "keep", "frames"), default="first-frame", help="animations: first-frame (default), keep, or frames (an image list with the real frame timing)")
     policy.add_argument("--keep-orientation", action="store_true", help="do not bake orientation tags into pixels")
     policy.add_argument("--max-side", type=int, default=None, metavar="PX", help="also downscale so the long side is at most PX")
     policy.add_argument("--format", choices=("auto", "jpeg", "png"), default="auto", help="output format for rewritten images (default auto: by content)")

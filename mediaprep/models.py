@@ -310,7 +310,7 @@ class Policy:
     too_small: Literal["pad", "reject"] = "pad"
     aspect_ratio: Literal["pad", "split", "reject"] = "pad"
     above_8k: Literal["downscale", "keep"] = "downscale"
-    animated: Literal["first-frame", "keep"] = "first-frame"
+    animated: Literal["first-frame", "keep", "frames"] = "first-frame"  # frames: an image list with the real timing
     keep_orientation: bool = False
     max_side_px: int | None = None  # resize so the long side fits (never upscales)
     output_format: Literal["auto", "jpeg", "png"] = "auto"

@@ -287,3 +287,54 @@ def _prepare_frames(source: Source, report: Report, info: VideoInfo, *, target: 
         return Prepared(source=source.label, report=report, status="rejected", actions=tuple(actions), outputs=tuple(outputs), violations=report.violations + tuple(problems))
     part = parts.image_list_part(urls, target.api, fps=round(plan.fps, 6))
     return Prepared(source=source.label, report=report, status="ready", actions=tuple(actions), outputs=tuple(outputs), parts=(part,), violations=report.violations)
+
+
+def prepare_animation(source: Source, report: Report, *, target: Target, policy: Policy, out_dir: Path | None, url_prefix: str | None) -> Any:
+    """An animated image (GIF, APNG, animated WebP, AVIF sequence) as an image list that keeps its real
+    frame timing: SPEC §2's sampling over the animation's own clock."""
+    from .backends import pillow_ops
+    from .models import ImageInfo
+    from .pipeline import Output, Prepared, write_atomic
+    from .plan import padded_size
+
+    info = report.info
+    assert isinstance(info, ImageInfo)
+    lim = target.limits
+    timeline = pillow_backend.animation_timeline(source)
+    starts, duration = timeline[:-1], timeline[-1]
+    plan = sampling.plan_for_list(duration, policy.fps, policy.max_frames, lim, decodable_frames=len(starts))
+    actions = [Action(op="frames", reason=f"animated, {len(starts)} frames over {duration:g} s: sent as an image list with its timing"), Action(op="sample", reason=plan.reason, params={"frames": plan.count, "fps": round(plan.fps, 6)})]
+    few = sampling.too_few(plan, duration, lim, source=source.label)
+    if few is not None:
+        return Prepared(source=source.label, report=report, status="rejected", actions=tuple(actions), violations=report.violations + (few,))
+    size = frame_size(info.size, policy)
+    indexes = [sampling.frame_on_screen(starts, t) for t in plan.times_s]
+    name = _stem(source.label)
+    folder = out_dir / name if out_dir is not None else None
+    if target.transport in ("url", "path") and folder is None:
+        raise UsageError(f"transport {target.transport!r} for an image list needs out_dir")
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    urls: list[str] = []
+    outputs: list[Any] = []
+    for k, im in enumerate(pillow_backend.iter_animation_frames(source, indexes, (size.width_px, size.height_px))):
+        fmt = "PNG" if info.has_alpha else "JPEG"
+        pic, _ = pillow_ops.normalise_mode(im, fmt)
+        pic = pillow_ops.pad(pic, padded_size(pillow_ops.size_of(pic), min_side_exclusive_px=lim.image_min_side_exclusive_px, max_ratio=lim.image_max_aspect_ratio))
+        data = pillow_ops.encode(pic, fmt)
+        ext = "png" if fmt == "PNG" else "jpg"
+        rel = f"{name}/frame_{k:05d}.{ext}"
+        if folder is not None:
+            write_atomic(folder / f"frame_{k:05d}.{ext}", data)
+        mime = "image/png" if fmt == "PNG" else "image/jpeg"
+        if target.transport == "base64":
+            urls.append(encode.to_data_url(data, mime))
+        elif target.transport == "url":
+            assert url_prefix is not None
+            urls.append(encode.to_url(url_prefix, rel))
+        else:
+            assert out_dir is not None
+            urls.append(encode.to_file_url(out_dir / rel, target.path_style))
+        outputs.append(Output(format=fmt, mime=mime, width_px=pic.width, height_px=pic.height, size_bytes=len(data), path=rel if folder is not None else None, data=None if folder is not None else data))
+    part = parts.image_list_part(urls, target.api, fps=round(plan.fps, 6))
+    return Prepared(source=source.label, report=report, status="ready", actions=tuple(actions), outputs=tuple(outputs), parts=(part,), violations=report.violations)

@@ -318,3 +318,20 @@ def test_check_cli_mixes_images_and_videos(vids: dict[str, tuple[Path, list[floa
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     assert code == 1 and [(d["kind"], d["status"]) for d in lines] == [("video", "ok"), ("image", "ok"), ("video", "fixable")]
     assert lines[0]["estimate"]["tokens"] > 0 and lines[0]["info"]["duration_s"] == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_animation_becomes_an_image_list_with_its_timing(tmp_path: Path, fmt: str) -> None:
+    from videos import index_frame
+
+    durations_ms = [100, 300, 200, 400, 100, 500, 400, 500]  # 2.5 s in all, uneven
+    frames = [Image.fromarray(index_frame(i, 96, 64)) for i in range(len(durations_ms))]
+    path = tmp_path / f"anim.{fmt.lower()}"
+    frames[0].save(path, fmt, save_all=True, append_images=frames[1:], duration=durations_ms, loop=0, **({"lossless": True} if fmt == "WEBP" else {}))
+    starts = [sum(durations_ms[:i]) / 1000 for i in range(len(durations_ms))]
+    result = mp.prepare(path, policy=mp.Policy(animated="frames", fps=2), out_dir=tmp_path / "out")
+    assert result.status == "ready", result.violations
+    part = result.part
+    assert part["type"] == "video" and part["fps"] == 2 and len(part["video"]) == 5  # floor(2.5 × 2)
+    got = [read_index(im) for im in _decode_part_frames(part, "openai")]
+    assert got == [expected_frame(starts, k / 2) for k in range(5)]
