@@ -97,13 +97,48 @@ CODES: dict[str, CodeSpec] = {
     "frames.fps_out_of_range": CodeSpec("error", "{source}: fps {observed} is outside {limit}", (), "fps must lie in [0.1, 10]"),
     "frames.max_frames_out_of_range": CodeSpec("error", "{source}: max_frames {observed} is outside {limit}", (), "max_frames must lie in [1, 2000]"),
     # remote
-    "remote.private_address": CodeSpec("error", "{source}: {observed} is a private, loopback or link-local address the service can never fetch", (), "the URL's host resolves to an address the service cannot reach"),
-    "remote.unreachable": CodeSpec("error", "{source}: could not connect ({observed})", (), "the host could not be reached"),
-    "remote.timeout": CodeSpec("error", "{source}: no complete answer within {limit} s ({observed})", (), "the server did not answer in time"),
-    "remote.http_status": CodeSpec("error", "{source}: the server answered HTTP {observed}", (), "the server answered with an error status"),
-    "remote.too_large": CodeSpec("error", "{source}: {observed} bytes is over the {limit}-byte cap", (), "the body is over the URL transport's cap"),
-    "remote.not_media": CodeSpec("error", "{source}: the server sent {observed}, not media", (), "the URL serves a page or data, not media"),
-    "remote.too_many_redirects": CodeSpec("error", "{source}: more than {limit} redirects", (), "the redirect chain is too long or loops"),
+    "remote.private_address": CodeSpec(
+        "error",
+        "{source}: {observed}, an address the service can never fetch from; nothing was sent there; use a public URL, or vouch for the host (--allow-private) if it is yours",
+        (),
+        "the host (or a redirect's host) resolves to a private, loopback, link-local, multicast or reserved address; refused before connecting",
+    ),
+    "remote.unreachable": CodeSpec(
+        "error",
+        "{source}: {observed}; check the URL and that the server is up",
+        (),
+        "the host does not resolve or refuses the connection, the connection broke off, or the answer was inconsistent (Content-Length, Content-Range)",
+    ),
+    "remote.timeout": CodeSpec(
+        "error",
+        "{source}: {observed}; the service may give up on it too; retry later, or raise --timeout",
+        (),
+        "no complete answer within the connect/read timeout or the total deadline per URL",
+    ),
+    "remote.http_status": CodeSpec(
+        "error",
+        "{source}: the server answered HTTP {observed} ({reason}){detail}",
+        (),
+        "the server answered with an error status (4xx at once; 408, 429 and 5xx after retries)",
+    ),
+    "remote.too_large": CodeSpec(
+        "error",
+        "{source}: the body is {how} {observed} bytes, over the {limit}-byte cap on what a URL may carry; nothing more was read",
+        (),
+        "the body is over the largest URL-transport cap (from its headers, or while streaming)",
+    ),
+    "remote.not_media": CodeSpec(
+        "error",
+        "{source}: the server sent {observed}, not an image or a video; the URL probably points at a web page or an error page, use the direct link to the file",
+        (),
+        "the URL serves a page, JSON or text, not media (decided by the bytes)",
+    ),
+    "remote.too_many_redirects": CodeSpec(
+        "error",
+        "{source}: more than {limit} redirects ({observed})",
+        (),
+        "the redirect chain is longer than 5 hops or loops",
+    ),
     # requests
     "request.model_retired": CodeSpec("error", "model {observed} was retired on {limit}; use {replacements}", (), "the model is retired; the message names replacements"),
     "request.model_text_only": CodeSpec("error", "model {observed} takes text only; media needs {limit}", (), "media sent to a text-only model"),
@@ -113,6 +148,8 @@ CODES: dict[str, CodeSpec] = {
     "source.not_found": CodeSpec("error", "{source}: no such file", (), "the path does not exist"),
     "source.not_a_file": CodeSpec("error", "{source}: {observed}, not a regular file", (), "a folder, socket, device or other non-regular file"),
     "source.permission_denied": CodeSpec("error", "{source}: cannot be read ({observed})", (), "the file exists but cannot be read"),
+    "source.crashed": CodeSpec("error", "{source}: {observed}; every other input goes on", (), "the worker processing it died (a decoder crash); the batch goes on"),
+    "source.timeout": CodeSpec("error", "{source}: {observed} (--item-timeout {limit} s); the worker was replaced", (), "no result within --item-timeout; the worker was killed and replaced"),
 }
 
 

@@ -210,6 +210,10 @@ def prepare(
 
         return prepare_video(source, report, target=target, policy=policy, out_dir=out, url_prefix=url_prefix)
     assert isinstance(report.info, ImageInfo)
+    if report.info.animated and policy.animated == "frames":
+        from .videos import prepare_animation
+
+        return prepare_animation(source, report, target=target, policy=policy, out_dir=out, url_prefix=url_prefix)
     plan = plan_image(report, target, policy)
     try:
         encoded, extra = apply_image(source, report.info, plan, target, policy)
@@ -330,7 +334,7 @@ def _check_url(source: Source, target: Target, policy: Policy, *, fast: bool, op
     elif kind == "image" and not verify:
         note = f"{whole}header only: the {size:,}-byte image is over the {options.verify_max_bytes:,}-byte budget for decoding from a URL, so its pixels were not decoded (prepare downloads and decodes it when a fix needs the bytes)"
     elif kind == "image":
-        note = f"{whole}the whole {size:,}-byte body, pixels decoded"
+        note = f"{whole}pixels decoded" if whole else f"the whole {size:,}-byte body, pixels decoded"
     else:
         note = f"{whole}the container index and the frames the video check decodes, not the whole body"
     return replace(report, remote=replace(opened.transfer, note=note))

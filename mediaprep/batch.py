@@ -1,0 +1,177 @@
+"""Many inputs on one machine: a pool of worker processes in which one input can crash its decoder
+(a segfault) or hang without costing more than itself.
+
+Each worker takes one input at a time over a pipe. The parent waits on the pipes and the workers'
+process sentinels with a deadline: a worker that dies is reported as `source.crashed` for the input
+it held, a worker past `item_timeout_s` is killed and its input reported as `source.timeout`; either
+way a fresh worker takes its place and the batch goes on. Results come back in input order. Workers
+are recycled after `recycle_after` inputs, which bounds what a leaky decoder can hold.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from .codes import violation
+
+Job = Callable[[str], dict[str, Any]]
+
+# Test-only hooks (never set in production): an input whose label contains the value makes its
+# worker die by SIGSEGV, or hang, so the isolation can be tested with real signals and real hangs.
+CRASH_HOOK_ENV = "MEDIAPREP_TEST_CRASH_ON"
+HANG_HOOK_ENV = "MEDIAPREP_TEST_HANG_ON"
+
+
+def _worker(conn: Connection, job: Job) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    crash_on, hang_on = os.environ.get(CRASH_HOOK_ENV), os.environ.get(HANG_HOOK_ENV)
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        index, item = message
+        if crash_on and crash_on in item:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if hang_on and hang_on in item:
+            time.sleep(10**6)
+        try:
+            result = job(item)
+        except Exception as exc:  # a bug, not a verdict on the file: still this item only
+            result = _failure(item, "source.crashed", f"{type(exc).__name__}: {exc}")
+        conn.send((index, result))
+
+
+def _failure(item: str, code: str, observed: str, limit: float | None = None) -> dict[str, Any]:
+    v = violation(code, source=item, observed=observed, limit=limit)
+    return {"source": item, "kind": "unknown", "status": "rejected", "verdict": "rejected", "violations": [v.to_json()], "outputs": [], "part": None, "actions": []}
+
+
+@dataclass
+class _Slot:
+    process: Any
+    conn: Connection
+    index: int | None = None
+    item: str | None = None
+    started: float = 0.0
+    done: int = 0
+
+
+def run_local(
+    items: Iterable[str],
+    job: Job,
+    *,
+    workers: int,
+    item_timeout_s: float,
+    recycle_after: int = 500,
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(index, item, result) for every item, in input order. `job` must be picklable (a module-level
+    function or a functools.partial of one). With workers == 0 everything runs in this process."""
+    if workers <= 0:
+        for index, item in enumerate(items):
+            try:
+                yield index, item, job(item)
+            except Exception as exc:
+                yield index, item, _failure(item, "source.crashed", f"{type(exc).__name__}: {exc}")
+        return
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    pending = iter(enumerate(items))
+    slots: list[_Slot] = []
+    finished: dict[int, tuple[str, dict[str, Any]]] = {}
+    labels: dict[int, str] = {}
+    next_out = 0
+    exhausted = False
+
+    def spawn() -> _Slot:
+        parent, child = ctx.Pipe(duplex=True)
+        process = ctx.Process(target=_worker, args=(child, job), daemon=True)
+        process.start()
+        child.close()
+        return _Slot(process=process, conn=parent)
+
+    def retire(slot: _Slot, *, kill: bool) -> None:
+        if kill and slot.process.is_alive():
+            slot.process.kill()
+        else:
+            try:
+                slot.conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+        slot.process.join(timeout=5)
+        if slot.process.is_alive():
+            slot.process.kill()
+            slot.process.join(timeout=5)
+        slot.conn.close()
+
+    def feed(slot: _Slot) -> bool:
+        nonlocal exhausted
+        if exhausted:
+            return False
+        try:
+            index, item = next(pending)
+        except StopIteration:
+            exhausted = True
+            return False
+        labels[index] = item
+        slot.index, slot.item, slot.started = index, item, time.monotonic()
+        slot.conn.send((index, item))
+        return True
+
+    try:
+        for _ in range(workers):
+            slot = spawn()
+            slots.append(slot)
+            feed(slot)
+        while True:
+            busy = [s for s in slots if s.index is not None]
+            if not busy:
+                break
+            now = time.monotonic()
+            deadline = min(s.started + item_timeout_s for s in busy)
+            ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=max(0.0, deadline - now))
+            for slot in list(busy):
+                replace = False
+                if slot.conn in ready:
+                    try:
+                        index, result = slot.conn.recv()
+                        finished[index] = (labels.pop(index), result)
+                        slot.index = slot.item = None
+                        slot.done += 1
+                    except (EOFError, OSError):
+                        pass  # died while sending: the sentinel says so below
+                if slot.index is not None and (slot.process.sentinel in ready or not slot.process.is_alive()):
+                    slot.process.join(timeout=1)
+                    code = slot.process.exitcode
+                    how = f"killed by signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+                    finished[slot.index] = (labels.pop(slot.index), _failure(slot.item or "", "source.crashed", f"the worker decoding it died ({how})"))
+                    slot.index = slot.item = None
+                    replace = True
+                elif slot.index is not None and time.monotonic() - slot.started > item_timeout_s:
+                    finished[slot.index] = (labels.pop(slot.index), _failure(slot.item or "", "source.timeout", f"no result after {item_timeout_s:g} s", item_timeout_s))
+                    slot.index = slot.item = None
+                    retire(slot, kill=True)
+                    slots[slots.index(slot)] = slot = spawn()
+                if replace:
+                    retire(slot, kill=True)
+                    slots[slots.index(slot)] = slot = spawn()
+                elif slot.index is None and slot.done >= recycle_after:
+                    retire(slot, kill=False)
+                    slots[slots.index(slot)] = slot = spawn()
+                if slot.index is None:
+                    feed(slot)
+            while next_out in finished:
+                item, result = finished.pop(next_out)
+                yield next_out, item, result
+                next_out += 1
+    finally:
+        for slot in slots:
+            retire(slot, kill=slot.index is not None)
