@@ -24,6 +24,8 @@ from .remote import DEFAULT_REMOTE, RemoteOptions
 from .resolve import InputLike, label_for, resolve
 from .sniff import sniff
 
+_DEFAULT_TARGET = Target()
+_DEFAULT_POLICY = Policy()
 _EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif", "HEIC": ".heic"}
 
 
@@ -35,22 +37,20 @@ class ProbeError(MediaprepError, ValueError):
         self.violation = v
 
 
-def _head(source: Source) -> bytes:
-    with pillow_backend.open_bytes(source) as fp:
-        return pillow_backend.read_head(fp)
-
-
 def _probe_source(source: Source, *, verify: bool, target: Target, remote: RemoteOptions | None = None) -> tuple[ImageInfo | None, Violation | None, str]:
     """(info, None, kind) or (None, violation, kind). Header only unless `verify`."""
     if source.kind == "url" and source.remote is None:  # opened once, then read as below (see _probe_url)
         return _probe_url(source, verify=verify, target=target, options=remote or DEFAULT_REMOTE)[:3]  # type: ignore[return-value]
-    sniffed = sniff(_head(source))
+    with pillow_backend.open_bytes(source) as fp:  # one open for the sniff and the header
+        head = pillow_backend.read_head(fp)
+        sniffed = sniff(head)
+        if sniffed.kind != "video":
+            info, why = pillow_backend.read_info(source, fp, head)
     if sniffed.kind == "video":
         from .videos import probe_video_source
 
         vinfo, vproblem = probe_video_source(source, sniffed, verify=verify)
         return vinfo, vproblem, "video"  # type: ignore[return-value]
-    info, why = pillow_backend.read_info(source)
     if info is None:
         return None, violation("image.unreadable", source=source.label, observed=why or "unreadable"), "image"
     if verify:
@@ -76,7 +76,10 @@ def probe(input: InputLike, *, target: Target | None = None, remote: RemoteOptio
     source = resolve(input)
     if isinstance(source, Violation):
         raise ProbeError(source)
-    info, v, _ = _probe_source(source, verify=False, target=target, remote=remote)
+    try:
+        info, v, _ = _probe_source(source, verify=False, target=target, remote=remote)
+    except OSError as exc:  # e.g. permission denied: the first open is here, not in resolve
+        raise ProbeError(violation("source.permission_denied", source=source.label, observed=f"{type(exc).__name__}: {exc}")) from exc
     if info is None:
         assert v is not None
         raise ProbeError(v)
@@ -108,7 +111,7 @@ def check(input: InputLike, *, target: Target | None = None, policy: Policy | No
     A URL is read through Range requests, never whole: an image is decoded only when its body is at
     most `remote.verify_max_bytes` (else judged from its header); `Report.remote` says what it cost
     and what was read."""
-    return _check_source(resolve(input), target or Target(), policy or Policy(), fast=fast, label=label_for(input), remote=remote)
+    return _check_source(resolve(input), target or _DEFAULT_TARGET, policy or _DEFAULT_POLICY, fast=fast, label=label_for(input), remote=remote)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

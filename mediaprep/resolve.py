@@ -1,7 +1,8 @@
 """Turn what a user passed (path, `file://` URL, `data:` URL, raw bytes, http(s) URL) into a `Source`.
 
 A missing file, a folder, a socket or device, or an unreadable file becomes a `source.*` violation
-for that input only. Costs one `stat` and, for paths, one `open` to prove the file is readable.
+for that input only. Costs one `stat`; a file that cannot be opened is reported by the first read
+(`source.permission_denied`).
 """
 
 from __future__ import annotations
@@ -91,14 +92,7 @@ def _check_path(path: Path, label: str) -> Source | Violation:
         return violation("source.permission_denied", source=label, observed=exc.strerror or "permission denied")
     if not stat.S_ISREG(st.st_mode):
         return violation("source.not_a_file", source=label, observed=_file_kind(st.st_mode))
-    try:
-        with open(path, "rb") as fp:
-            fp.read(1)
-    except PermissionError as exc:
-        return violation("source.permission_denied", source=label, observed=exc.strerror or "permission denied")
-    except OSError as exc:
-        return violation("source.permission_denied", source=label, observed=f"{type(exc).__name__}: {exc.strerror or exc}")
-    return Source(label=label, kind="path", path=path)
+    return Source(label=label, kind="path", path=path)  # unreadable files are found (and reported) at the first open
 
 
 def _file_kind(mode: int) -> str:

@@ -54,7 +54,8 @@ def frame_chunk_tokens(size: Size, constants: TokenConstants = DEFAULT_TOKENS) -
 
 def estimate_image(size: Size, constants: TokenConstants = DEFAULT_TOKENS) -> TokenEstimate:
     resized = model_size(size, patch_limit=constants.image_patch_limit, constants=constants)
-    grid = image_tokens(size, constants)
+    cell = constants.patch_size_px * constants.merge_kernel
+    grid = math.ceil(resized.width_px / cell) * math.ceil(resized.height_px / cell)
     return TokenEstimate(
         tokens=grid + constants.image_wrapper_tokens,
         basis=f"image {size} seen as {resized}: {grid} tokens + {constants.image_wrapper_tokens} wrapper",

@@ -94,8 +94,12 @@ def extract_frames(
     problems = sampling.validate(fps, max_frames, target.limits, source=label)
     if problems:
         return FrameExtraction(source=label, fps=None, times_s=(), frame_size=None, violations=tuple(problems))
-    with pillow_backend.open_bytes(source) as fp:
-        sniffed = sniff(pillow_backend.read_head(fp))
+    try:
+        with pillow_backend.open_bytes(source) as fp:
+            sniffed = sniff(pillow_backend.read_head(fp))
+    except (OSError, pillow_backend.UnreadableImage) as exc:
+        v = violation("source.permission_denied" if isinstance(exc, PermissionError) else "video.unreadable", source=label, observed=f"{type(exc).__name__}: {exc}")
+        return FrameExtraction(source=label, fps=None, times_s=(), frame_size=None, violations=(v,))
     if sniffed.kind != "video":
         what = "an image" if sniffed.kind == "image" else "not a video"
         return FrameExtraction(source=label, fps=None, times_s=(), frame_size=None, violations=(violation("video.unreadable", source=label, observed=f"the bytes are {what} ({sniffed.format})"),))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -235,14 +236,19 @@ def _reduced_decode(im: Image.Image, fmt: str) -> Any:
     return None
 
 
-def read_info(source: Source) -> tuple[ImageInfo | None, str | None]:
-    """Header only (lazy open; no pixels). Returns (info, None) or (None, why it is unreadable)."""
-    head, sniffed = b"", Sniffed("UNKNOWN", "unknown")
+def read_info(source: Source, fp: IO[bytes] | None = None, head: bytes | None = None) -> tuple[ImageInfo | None, str | None]:
+    """Header only (lazy open; no pixels). Returns (info, None) or (None, why it is unreadable).
+    Pass an already open `fp` (and the `head` read from it) to avoid opening the source again."""
+    if fp is None:
+        with open_bytes(source) as own:
+            return read_info(source, own, None)
+    if head is None:
+        head = read_head(fp)
+    sniffed = sniff(head)
     try:
-        with open_bytes(source) as fp, warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            head = read_head(fp)
-            sniffed = sniff(head)
+            fp.seek(0)
             im = _open_plugin(fp, sniffed)
             fmt = sniffed.format
             stored_w, stored_h = im.size
@@ -250,8 +256,9 @@ def read_info(source: Source) -> tuple[ImageInfo | None, str | None]:
                 return None, f"the header declares an empty picture ({stored_w}×{stored_h})"
             orientation, orientation_source = _orientation(im, fmt)
             w, h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
-            frames = int(getattr(im, "n_frames", 1) or 1)
-            animated = bool(getattr(im, "is_animated", False)) and fmt in _ANIMATION_FORMATS and frames > 1
+            # is_animated reads at most two frames; n_frames may walk the whole file (GIF): only then
+            animated = fmt in _ANIMATION_FORMATS and bool(getattr(im, "is_animated", False))
+            frames = int(getattr(im, "n_frames", 1) or 1) if animated or fmt not in ("GIF",) else 1
             info = ImageInfo(
                 format=fmt,
                 mime=IMAGE_MIME.get(fmt) or OTHER_MIME.get(fmt) or f"image/x-{fmt.lower()}",
@@ -259,12 +266,12 @@ def read_info(source: Source) -> tuple[ImageInfo | None, str | None]:
                 height_px=h,
                 stored_width_px=stored_w,
                 stored_height_px=stored_h,
-                size_bytes=source_size_bytes(source),
+                size_bytes=_size_of(source, fp),
                 mode=im.mode,
                 bit_depth=_bit_depth(im, fmt, head),
                 has_alpha=_has_alpha(im),
                 frames=frames,
-                animated=animated,
+                animated=animated and frames > 1,
                 orientation=orientation,
                 orientation_source=orientation_source,
                 encoding_issue=_encoding_issue(im, fmt),
@@ -282,6 +289,15 @@ def read_info(source: Source) -> tuple[ImageInfo | None, str | None]:
         return None, str(exc)
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, MemoryError) as exc:
         return None, _describe(exc)
+
+
+def _size_of(source: Source, fp: IO[bytes]) -> int:
+    if source.path is not None:
+        try:
+            return os.fstat(fp.fileno()).st_size
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            pass
+    return source_size_bytes(source)
 
 
 def _declared_only(source: Source, fmt: str, width_px: int, height_px: int, mode: str) -> ImageInfo:
