@@ -84,6 +84,8 @@ def run_local(
                 yield index, item, _failure(item, "source.crashed", f"{type(exc).__name__}: {exc}")
         return
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["mediaprep.jobs"])  # workers fork from a server that imported us once
     pending = iter(enumerate(items))
     slots: list[_Slot] = []
     finished: dict[int, tuple[str, dict[str, Any]]] = {}

@@ -180,20 +180,6 @@ def _num(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
-def _num(value: float) -> float | int:
-    return int(value) if float(value).is_integer() else value
-
-
-def unreadable_report(source: str, why: str, *, kind: str = "image") -> Report:
-    v = violation("image.unreadable", source=source, observed=why)
-    return Report(source=source, kind="image" if kind == "image" else "unknown", status="rejected", violations=(v,))
-
-
-def source_report(v: Violation) -> Report:
-    label = v.message.split(":", 1)[0]
-    return Report(source=label, kind="unknown", status="rejected", violations=(v,))
-
-
 REMUXABLE_CODECS = frozenset({"h264", "hevc"})  # codecs an MP4 carries that every service decoder reads
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
+import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,8 +20,10 @@ from typing import Any, TextIO
 
 from . import __version__
 from .errors import MediaprepError, UsageError
-from .models import Policy, Report, Target, VideoInfo
-from .pipeline import Prepared, ProbeError, check, prepare, probe
+from .models import Policy, Target, VideoInfo
+from .jobs import check_job, prepare_job
+from .pipeline import ProbeError, probe
+from .progress import Progress, summary
 from .remote import RemoteOptions
 from .resolve import expand_inputs
 from .rules import APIS, DEFAULT_MODEL, MODELS, TRANSPORTS, Limits
@@ -63,10 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_probe)
     c = sub.add_parser("check", parents=[common, policy], help="will each input be accepted")
     c.add_argument("--fast", action="store_true", help="read headers only; do not prove the pixels decode")
+    _batch_options(c)
     c.set_defaults(func=_cmd_check)
     r = sub.add_parser("prepare", parents=[common, policy], help="fix what can be fixed into --out and emit content parts")
     r.add_argument("--out", required=True, type=Path, help="folder for fixed files and manifest.jsonl (inputs are never touched)")
     r.add_argument("--url-prefix", default=None, help="with --transport url: the URL the --out folder will be uploaded to")
+    r.add_argument("--resume", action="store_true", help="skip inputs whose manifest line is complete and whose file is unchanged (path, size, mtime)")
+    r.add_argument("--verify-inputs", action="store_true", help="with --resume: also compare SHA-256 hashes of the inputs")
+    _batch_options(r)
     r.set_defaults(func=_cmd_prepare)
     f = sub.add_parser("frames", help="sample a video into JPEG frames and an image-list content part")
     f.add_argument("video", metavar="VIDEO", help="a video file (or file:// / data: URL)")
@@ -167,27 +176,6 @@ def _emit(out: TextIO, obj: dict[str, Any]) -> None:
     out.flush()
 
 
-def _describe_info(report: Report) -> str:
-    info = report.info
-    if info is None:
-        return ""
-    tokens = f"  ~{report.estimate.tokens} tokens (estimate)" if report.estimate else ""
-    if isinstance(info, VideoInfo):
-        return f"{info.format} {info.codec} {info.width_px}×{info.height_px}, {info.duration_s:.3f} s, {info.size_bytes} bytes{tokens}"
-    extra = f", {info.frames} frames" if info.frames > 1 else ""
-    tokens = f"  ~{report.estimate.tokens} tokens (estimate)" if report.estimate else ""
-    return f"{info.format} {info.width_px}×{info.height_px}, {info.size_bytes} bytes{extra}{tokens}"
-
-
-def _print_report(out: TextIO, report: Report) -> None:
-    out.write(f"{report.status:<9} {report.source}  {_describe_info(report)}\n")
-    if report.remote is not None:
-        t = report.remote
-        out.write(f"          remote  {t.bytes_read:,} bytes in {t.requests} request{'s' if t.requests != 1 else ''}" + (f"; read: {t.note}" if t.note else "") + "\n")
-    for v in report.violations:
-        out.write(f"          {v.severity:<7} {v.code}: {v.message}\n")
-
-
 def _summary(err: TextIO, counts: Counter[str], codes: Counter[str], noun: str) -> None:
     total = sum(counts.values())
     parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
@@ -227,46 +215,128 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
     return EXIT_NOT_ALL if failed else EXIT_OK
 
 
+def _batch_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: the core count; 0 runs in this process)")
+    p.add_argument("--item-timeout", type=float, default=900.0, metavar="SECONDS", help="an input with no result after this long is reported as source.timeout and its worker replaced (default 900)")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto", help="progress line on stderr (default: when stderr is a terminal)")
+
+
+def _run(args: argparse.Namespace, items: list[str], job: Any, err: TextIO) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    from .batch import run_local
+
+    workers = 0 if len(items) <= 1 else max(0, min(args.workers, len(items)))
+    if args.item_timeout <= 0:
+        raise UsageError(f"--item-timeout {args.item_timeout:g} must be more than 0 s")
+    yield from run_local(items, job, workers=workers, item_timeout_s=args.item_timeout)
+
+
+def _progress(args: argparse.Namespace, err: TextIO, total: int) -> Progress:
+    enabled = {"auto": None, "always": True, "never": False}[args.progress]
+    return Progress(err, total, enabled=enabled)
+
+
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     target, policy = _target(args), _policy(args)
+    items = list(_inputs(args.inputs, stdin))
+    job = functools.partial(check_job, target=target, policy=policy, fast=args.fast, remote=_remote(args), auto_transport=args.transport is None)
     counts: Counter[str] = Counter()
     codes: Counter[str] = Counter()
-    for item in _inputs(args.inputs, stdin):
-        report = check(item, target=_for_input(target, args, item), policy=policy, fast=args.fast, remote=_remote(args))
-        counts[report.status] += 1
-        codes.update(report.codes)
+    started = time.monotonic()
+    progress = _progress(args, err, len(items))
+    for _, _, line in _run(args, items, job, err):
+        counts[line["status"]] += 1
+        codes.update(v["code"] for v in line["violations"])
+        progress.update(line["status"])
         if args.json:
-            _emit(out, report.to_json())
+            _emit(out, line)
         else:
-            _print_report(out, report)
+            _print_line(out, line)
+    progress.close()
     if args.fast and not args.json:
         err.write("--fast: headers only; pixels were not decoded, so truncated or corrupt files may pass\n")
-    _summary(err, counts, codes, "input")
+    summary(err, counts, codes, elapsed_s=time.monotonic() - started)
     return EXIT_OK if set(counts) <= {"ok"} else EXIT_NOT_ALL
 
 
 def _cmd_prepare(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+    from . import manifest as mf
+    from .resolve import label_for
+
     target, policy = _target(args), _policy(args)
     if target.transport == "url" and not args.url_prefix:
         raise UsageError("--transport url needs --url-prefix: the URL your --out folder will be uploaded to")
     args.out.mkdir(parents=True, exist_ok=True)
-    manifest = args.out / "manifest.jsonl"
+    path = args.out / "manifest.jsonl"
+    items = list(_inputs(args.inputs, stdin))
     counts: Counter[str] = Counter()
     codes: Counter[str] = Counter()
-    with open(manifest, "w", encoding="utf-8") as mf:
-        for item in _inputs(args.inputs, stdin):
-            result = prepare(item, target=_for_input(target, args, item), policy=policy, out_dir=args.out, url_prefix=args.url_prefix, remote=_remote(args))
-            line = result.to_json()
-            _emit(mf, line)
-            counts[result.status] += 1
-            codes.update(v.code for v in result.violations)
+    todo = items
+    if args.resume:
+        done = mf.load_done(path)
+        removed = mf.remove_partials(args.out)
+        todo = []
+        for item in items:
+            line = done.get(label_for(item))
+            if mf.is_done(line, item, verify=args.verify_inputs):
+                assert line is not None
+                counts[line["status"]] += 1
+                codes.update(v["code"] for v in line.get("violations", []))
+            else:
+                todo.append(item)
+        err.write(f"resume: {len(items) - len(todo)} of {len(items)} inputs already done" + (f"; {removed} partial files removed" if removed else "") + "\n")
+    job = functools.partial(
+        prepare_job, target=target, policy=policy, out_dir=args.out, url_prefix=args.url_prefix, remote=_remote(args),
+        verify_inputs=args.verify_inputs, auto_transport=args.transport is None,
+    )
+    started = time.monotonic()
+    progress = _progress(args, err, len(todo))
+    with mf.ManifestWriter(path, append=args.resume) as writer:
+        for _, _, line in _run(args, todo, job, err):
+            writer.write(line)
+            counts[line["status"]] += 1
+            codes.update(v["code"] for v in line["violations"])
+            progress.update(line["status"])
             if args.json:
                 _emit(out, line)
             else:
-                _print_prepared(out, result)
-    err.write(f"manifest: {manifest}\n")
-    _summary(err, counts, codes, "input")
+                _print_prepared_line(out, line)
+    progress.close()
+    err.write(f"manifest: {path}\n")
+    summary(err, counts, codes, elapsed_s=time.monotonic() - started)
     return EXIT_OK if set(counts) <= {"ready"} else EXIT_NOT_ALL
+
+
+def _print_line(out: TextIO, line: dict[str, Any]) -> None:
+    info = line.get("info") or {}
+    desc = ""
+    if info:
+        est = line.get("estimate")
+        tokens = f"  ~{est['tokens']} tokens (estimate)" if est else ""
+        if line.get("kind") == "video":
+            desc = f"{info['format']} {info['codec']} {info['width_px']}×{info['height_px']}, {info['duration_s']:.3f} s, {info['size_bytes']} bytes{tokens}"
+        else:
+            frames = f", {info['frames']} frames" if info.get("frames", 1) > 1 else ""
+            desc = f"{info['format']} {info['width_px']}×{info['height_px']}, {info['size_bytes']} bytes{frames}{tokens}"
+    out.write(f"{line['status']:<9} {line['source']}  {desc}".rstrip() + "\n")
+    remote = line.get("remote")
+    if remote:
+        n = remote.get("requests", 0)
+        out.write(f"          remote  {remote.get('bytes', 0):,} bytes in {n} request{'s' if n != 1 else ''}" + (f"; read: {remote['read']}" if remote.get("read") else "") + "\n")
+    for v in line["violations"]:
+        out.write(f"          {v['severity']:<7} {v['code']}: {v['message']}\n")
+
+
+def _print_prepared_line(out: TextIO, line: dict[str, Any]) -> None:
+    files = ", ".join(line.get("outputs") or []) or "-"
+    if len(line.get("outputs") or []) > 3:
+        files = f"{line['outputs'][0]} … ({len(line['outputs'])} files)"
+    out.write(f"{line['status']:<9} {line['source']} → {files}\n")
+    for a in line.get("actions", []):
+        out.write(f"          {a['op']}: {a['reason']}\n")
+    if line["status"] == "rejected":
+        for v in line["violations"]:
+            if v["severity"] == "error":
+                out.write(f"          {v['code']}: {v['message']}\n")
 
 
 def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
@@ -327,17 +397,6 @@ def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
     for v in extraction.violations:
         err.write(f"{v.code}: {v.message}\n")
     return EXIT_OK if extraction.ok and frames else EXIT_NOT_ALL
-
-
-def _print_prepared(out: TextIO, result: Prepared) -> None:
-    files = ", ".join(o.path for o in result.outputs if o.path) or "-"
-    out.write(f"{result.status:<9} {result.source} → {files}\n")
-    for a in result.actions:
-        out.write(f"          {a.op}: {a.reason}\n")
-    if result.status == "rejected":
-        for v in result.violations:
-            if v.severity == "error":
-                out.write(f"          {v.code}: {v.message}\n")
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None, stdin: TextIO | None = None) -> int:

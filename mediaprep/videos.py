@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any, Literal
 from . import encode, parts, sampling
 from .apply import video as video_apply
 from .backends import pillow_backend, pyav_backend
-from .check import REMUXABLE_CODECS, check_image, check_video, frame_size, video_byte_check
+from .check import REMUXABLE_CODECS, check_image, frame_size, video_byte_check
 from .codes import violation
 from .errors import UsageError
 from .models import Action, Policy, Report, Size, Source, Target, VideoInfo, Violation
@@ -153,7 +152,7 @@ def _choose(report: Report, target: Target, policy: Policy) -> tuple[Literal["pa
 
 def prepare_video(source: Source, report: Report, *, target: Target, policy: Policy, out_dir: Path | None, url_prefix: str | None) -> Any:
     """Fix a fixable video (or pass an ok one through) and build its content part."""
-    from .pipeline import Output, Prepared, write_atomic
+    from .pipeline import Output, Prepared
 
     info = report.info
     assert isinstance(info, VideoInfo)
