@@ -26,7 +26,7 @@ from .pipeline import ProbeError, probe
 from .progress import Progress, summary
 from .remote import RemoteOptions
 from .resolve import expand_inputs
-from .rules import APIS, DEFAULT_MODEL, MODELS, TRANSPORTS, Limits
+from .rules import APIS, DEFAULT_MODEL, DEFAULT_REGION, MODELS, REGIONS, TRANSPORTS, Limits
 
 EXIT_OK, EXIT_NOT_ALL, EXIT_USAGE = 0, 1, 2
 
@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--quality", type=int, default=90, help="JPEG quality to start from (default 90)")
     policy.add_argument("--video-as", choices=("auto", "file", "frames"), default="auto", help="videos: auto (the file when it can be sent, else an image list), file, or frames")
     policy.add_argument("--frame-side", type=int, default=None, metavar="PX", help="image-list frames: long side in px (default: the size the model uses)")
+    policy.add_argument("--token-budget", default="auto", metavar="N|auto|none", help="tokens one input's media may take (default auto: the model's max input minus --token-reserve)")
+    policy.add_argument("--token-reserve", type=int, default=16_384, metavar="N", help="tokens kept for the prompt and the answer under --token-budget auto (default 16384)")
 
     p = sub.add_parser("probe", parents=[common], help="what each file is (header only)")
     p.set_defaults(func=_cmd_probe)
@@ -73,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("prepare", parents=[common, policy], help="fix what can be fixed into --out and emit content parts")
     r.add_argument("--out", required=True, type=Path, help="folder for fixed files and manifest.jsonl (inputs are never touched)")
     r.add_argument("--url-prefix", default=None, help="with --transport url: the URL the --out folder will be uploaded to")
+    r.add_argument("--prompt", default=None, help="the text that follows the media in --request-out / --batch-out")
+    r.add_argument("--request-out", type=Path, default=None, metavar="FILE", help="write {url, body}: one request with every ready input as a part, in input order, then --prompt")
+    r.add_argument("--batch-out", type=Path, default=None, metavar="FILE", help="write one request per ready input in the OpenAI batch-file format (custom_id, method, url, body)")
+    r.add_argument("--region", default=DEFAULT_REGION, choices=sorted(REGIONS), help=f"Model Studio region for the request URL (default {DEFAULT_REGION})")
+    r.add_argument("--workspace-id", default=None, help="your workspace id, filled into the regional URL where it needs one")
+    r.add_argument("--enable-thinking", choices=("true", "false"), default=None, help="thinking mode in the request (default: the model's)")
     r.add_argument("--resume", action="store_true", help="skip inputs whose manifest line is complete and whose file is unchanged (path, size, mtime)")
     r.add_argument("--verify-inputs", action="store_true", help="with --resume: also compare SHA-256 hashes of the inputs")
     _batch_options(r)
@@ -90,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--url-prefix", default=None, help="with --transport url: the URL the --out folder will be uploaded to")
     f.add_argument("--contact-sheet", type=Path, default=None, metavar="FILE", help="also write one JPEG grid of the frames, labelled with their times")
     f.add_argument("--json", action="store_true", help="print one JSON object: fps, frames, part, violations")
+    f.add_argument("--token-budget", default="auto", metavar="N|auto|none", help="tokens the frames may take (default auto: the model's max input minus --token-reserve)")
+    f.add_argument("--token-reserve", type=int, default=16_384, metavar="N", help="tokens kept for the prompt and the answer (default 16384)")
     f.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
     f.add_argument("--max-pixels", type=int, default=None, help=argparse.SUPPRESS)
     f.set_defaults(func=_cmd_frames)
@@ -157,7 +167,21 @@ def _policy(args: argparse.Namespace) -> Policy:
         max_frames=args.max_frames,
         video_as=args.video_as,
         frame_max_side_px=args.frame_side,
+        token_budget=_budget_arg(args.token_budget),
+        token_reserve=args.token_reserve,
     )
+
+
+def _budget_arg(value: str) -> int | str | None:
+    if value in ("auto", "none"):
+        return None if value == "none" else "auto"
+    try:
+        n = int(value)
+    except ValueError:
+        raise UsageError(f"--token-budget {value!r}: expected a number of tokens, auto or none") from None
+    if n <= 0:
+        raise UsageError(f"--token-budget {n} must be more than 0")
+    return n
 
 
 def _inputs(raw: Sequence[str], stdin: TextIO) -> Iterator[str]:
@@ -284,18 +308,22 @@ def _cmd_prepare(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
             else:
                 todo.append(item)
         err.write(f"resume: {len(items) - len(todo)} of {len(items)} inputs already done" + (f"; {removed} partial files removed" if removed else "") + "\n")
+    requests = _RequestWriter(args, target) if (args.request_out or args.batch_out) else None
     job = functools.partial(
         prepare_job, target=target, policy=policy, out_dir=args.out, url_prefix=args.url_prefix, remote=_remote(args),
         verify_inputs=args.verify_inputs, auto_transport=args.transport is None,
     )
     started = time.monotonic()
     progress = _progress(args, err, len(todo))
+    fresh: dict[str, dict[str, Any]] = {}
     with mf.ManifestWriter(path, append=args.resume) as writer:
-        for _, _, line in _run(args, todo, job, err):
+        for _, item, line in _run(args, todo, job, err):
             writer.write(line)
             counts[line["status"]] += 1
             codes.update(v["code"] for v in line["violations"])
             progress.update(line["status"])
+            if requests is not None:
+                fresh[item] = line
             if args.json:
                 _emit(out, line)
             else:
@@ -303,7 +331,97 @@ def _cmd_prepare(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
     progress.close()
     err.write(f"manifest: {path}\n")
     summary(err, counts, codes, elapsed_s=time.monotonic() - started)
-    return EXIT_OK if set(counts) <= {"ready"} else EXIT_NOT_ALL
+    status = EXIT_OK if set(counts) <= {"ready"} else EXIT_NOT_ALL
+    if requests is not None:
+        done = mf.load_done(path) if args.resume else {}
+        lines = [fresh.get(item) or done.get(label_for(item)) for item in items]
+        if not requests.write([line for line in lines if line is not None], err):
+            status = EXIT_NOT_ALL
+    return status
+
+
+class _RequestWriter:
+    """--request-out (one request, every ready input in input order, then --prompt) and --batch-out
+    (one request per ready input, OpenAI batch-file lines)."""
+
+    def __init__(self, args: argparse.Namespace, target: Target) -> None:
+        if args.batch_out and target.api != "openai":
+            raise UsageError("--batch-out writes OpenAI batch-file lines: use it with --api openai")
+        self.args, self.target = args, target
+        self.thinking = None if args.enable_thinking is None else args.enable_thinking == "true"
+        from .request import endpoint
+
+        endpoint(api=target.api, region=args.region, workspace_id=args.workspace_id)  # a usage error now, not after the batch
+
+    def _build(self, content: list[Any]) -> Any:
+        from .request import build_request
+
+        return build_request(model=self.args.model, api=self.target.api, content=content, region=self.args.region, workspace_id=self.args.workspace_id, enable_thinking=self.thinking)
+
+    def write(self, lines: list[dict[str, Any]], err: TextIO) -> bool:
+        from .budget import resolve_budget
+        from .codes import violation
+        from .pipeline import write_atomic
+
+        ready = [line for line in lines if line.get("status") == "ready"]
+        prompt = [self.args.prompt] if self.args.prompt else []
+        ok = True
+        if self.args.request_out:
+            content = [p for line in ready for p in _parts_of(line)] + prompt
+            if not content:
+                err.write("--request-out: no ready input and no --prompt: nothing to send\n")
+                return False
+            built = self._build(content)
+            problems = list(built.violations)
+            budget = resolve_budget(_budget_arg(self.args.token_budget), self.args.model, reserve_tokens=self.args.token_reserve)
+            tokens = sum(_line_tokens(line) for line in ready) + len(self.args.prompt or "") // 2
+            if budget is not None and tokens > budget:
+                problems.append(violation("request.over_token_limit", source=str(self.args.request_out), observed=tokens, limit=budget))
+            if problems:
+                for v in problems:
+                    err.write(f"{v.code}: {v.message}\n")
+                ok = False
+            else:
+                write_atomic(self.args.request_out, (json.dumps(built.to_json(), ensure_ascii=False) + "\n").encode("utf-8"))
+                err.write(f"request: {self.args.request_out} ({len(ready)} inputs, about {tokens} tokens, an estimate)\n")
+        if self.args.batch_out:
+            from .request import endpoint
+
+            path_only = "/v1/chat/completions"
+            rows = []
+            for n, line in enumerate(ready):
+                built = self._build(list(_parts_of(line)) + prompt)
+                if built.violations:
+                    for v in built.violations:
+                        err.write(f"{v.code}: {v.message}\n")
+                    return False
+                rows.append(json.dumps({"custom_id": f"{n}-{Path(line['source']).name}", "method": "POST", "url": path_only, "body": built.body}, ensure_ascii=False))
+            write_atomic(self.args.batch_out, ("\n".join(rows) + ("\n" if rows else "")).encode("utf-8"))
+            err.write(f"batch: {self.args.batch_out} ({len(rows)} requests for {endpoint(api='openai', region=self.args.region, workspace_id=self.args.workspace_id) if self.args.workspace_id or self.args.region == 'us-east-1' else 'the batch interface'})\n")
+        return ok
+
+
+def _parts_of(line: dict[str, Any]) -> list[dict[str, Any]]:
+    if line.get("parts"):
+        return list(line["parts"])
+    return [line["part"]] if line.get("part") else []
+
+
+def _line_tokens(line: dict[str, Any]) -> int:
+    """The estimate of what a prepared input sends: its outputs' sizes (images, image lists) or the
+    check's estimate (video files)."""
+    from .models import Size
+    from .tokens import estimate_frames, estimate_image
+
+    outputs = line.get("output_info") or []
+    part = (_parts_of(line) or [{}])[0]
+    is_list = isinstance(part.get("video"), list)
+    if is_list and outputs:
+        first = outputs[0]
+        return estimate_frames(Size(first["width_px"], first["height_px"]), len(outputs)).tokens
+    if line.get("kind") == "image" and outputs:
+        return sum(estimate_image(Size(o["width_px"], o["height_px"])).tokens for o in outputs)
+    return int((line.get("estimate") or {}).get("tokens", 0))
 
 
 def _print_line(out: TextIO, line: dict[str, Any]) -> None:
@@ -351,7 +469,10 @@ def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
     if args.max_side is not None and args.max_side < 11:
         raise UsageError(f"--max-side {args.max_side} must be more than 10 px")
     target = Target(model=args.model.removeprefix("kimi/"), api=args.api, transport=args.transport, limits=_limits(args), path_style=args.path_style)
-    extraction = extract_frames(args.video, fps=args.fps, max_frames=args.max_frames, max_side_px=args.max_side, target=target)
+    from .budget import resolve_budget
+
+    budget = resolve_budget(_budget_arg(args.token_budget), target.model, reserve_tokens=args.token_reserve)
+    extraction = extract_frames(args.video, fps=args.fps, max_frames=args.max_frames, max_side_px=args.max_side, target=target, token_budget=budget)
     frames: list[dict[str, Any]] = []
     urls: list[str] = []
     sheet: list[tuple[float, bytes]] = []

@@ -322,6 +322,8 @@ class Policy:
     max_frames: int = 2000
     video_as: Literal["auto", "file", "frames"] = "auto"  # auto: the file when it can be sent, else frames
     frame_max_side_px: int | None = None  # image-list frames: None = the size the model uses (TOKENS.md)
+    token_budget: int | Literal["auto"] | None = "auto"  # per input; auto: the model's max input minus token_reserve
+    token_reserve: int = 16_384  # room left for the prompt and the answer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

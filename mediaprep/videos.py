@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from . import encode, parts, sampling
 from .apply import video as video_apply
+from .budget import fit_image_list, fit_video_file, resolve_budget
 from .backends import pillow_backend, pyav_backend
 from .check import REMUXABLE_CODECS, check_image, frame_size, video_byte_check
 from .codes import violation
@@ -79,9 +80,11 @@ def extract_frames(
     max_frames: int = 2000,
     max_side_px: int | None = None,
     target: Target | None = None,
+    token_budget: int | None = None,
 ) -> FrameExtraction:
     """SPEC §2's sampling of a video: N = floor(duration × fps) frames at t_k = k / fps (evenly over
-    the duration when N > max_frames), each the frame on screen at t_k. Probing and verifying cost a
+    the duration when N > max_frames), each the frame on screen at t_k. With `token_budget`, a plan
+    over it takes fewer (a multiple of 4, spread evenly) or smaller frames (see `budget`). Probing and verifying cost a
     few frame decodes; iterating decodes the video once (or the GOPs holding samples, when sparse)."""
     from .resolve import label_for, resolve
 
@@ -112,6 +115,15 @@ def extract_frames(
     plan = sampling.sample_times(info.duration_s, fps, max_frames)
     few = sampling.too_few(plan, info.duration_s, target.limits, source=label)
     size = frame_size(info.size, Policy(frame_max_side_px=max_side_px))
+    if few is None and token_budget is not None:
+        choice = fit_image_list(info.duration_s, plan.fps, max_frames, size, token_budget, target.limits)
+        if not choice.fits:
+            v = violation("request.over_token_limit", source=label, observed=choice.tokens, limit=token_budget)
+            return FrameExtraction(source=label, fps=None, times_s=(), frame_size=None, violations=(v,), info=info, reason=choice.reason)
+        if choice.changed:
+            n = choice.frames
+            plan = sampling.SamplePlan(times_s=tuple(k * info.duration_s / n for k in range(n)), fps=n / info.duration_s, requested_fps=fps, capped=True, reason=choice.reason)
+            size = choice.size
     return FrameExtraction(
         source=label,
         fps=plan.fps,
@@ -181,7 +193,10 @@ def prepare_video(source: Source, report: Report, *, target: Target, policy: Pol
             tmp.replace(dest)
             size = dest.stat().st_size
             url = _file_url(dest, f"{name}.mp4", target, url_prefix, size, "video/mp4")
-            part = parts.video_part(url, target.api, fps=policy.fps, max_frames=_max_frames_field(target, policy))
+            fps, over = _file_fps(vi_of(again), target, policy, actions, source.label)
+            if over is not None:
+                raise ValueError(over.message)
+            part = parts.video_part(url, target.api, fps=fps, max_frames=_max_frames_field(target, policy))
             vi = again.info
             assert isinstance(vi, VideoInfo)
             out = Output(format="MP4", mime="video/mp4", width_px=vi.width_px, height_px=vi.height_px, size_bytes=size, path=f"{name}.mp4")
@@ -206,9 +221,28 @@ def prepare_video(source: Source, report: Report, *, target: Target, policy: Pol
         else:
             assert source.path is not None
             url = encode.to_file_url(source.path, target.path_style)
-        part = parts.video_part(url, target.api, fps=policy.fps, max_frames=_max_frames_field(target, policy))
+        fps, over = _file_fps(info, target, policy, actions, source.label)
+        if over is not None:
+            return Prepared(source=source.label, report=report, status="rejected", actions=tuple(actions), violations=report.violations + (over,))
+        part = parts.video_part(url, target.api, fps=fps, max_frames=_max_frames_field(target, policy))
         return Prepared(source=source.label, report=report, status="ready", actions=tuple(actions), outputs=outputs, parts=(part,), violations=report.violations)
     return _prepare_frames(source, report, info, target=target, policy=policy, out_dir=out_dir, url_prefix=url_prefix, actions=actions, name=name)
+
+
+def vi_of(report: Report) -> VideoInfo:
+    assert isinstance(report.info, VideoInfo)
+    return report.info
+
+
+def _file_fps(info: VideoInfo, target: Target, policy: Policy, actions: list[Action], label: str) -> tuple[float, Violation | None]:
+    """The fps to send with a video file: as asked, or lowered so the model's frames fit the budget."""
+    budget = resolve_budget(policy.token_budget, target.model, reserve_tokens=policy.token_reserve)
+    choice = fit_video_file(info.duration_s, policy.fps, policy.max_frames, frame_size(info.size, Policy()), budget, target.limits)
+    if not choice.fits:
+        return policy.fps, violation("request.over_token_limit", source=label, observed=choice.tokens, limit=budget)
+    if choice.changed:
+        actions.append(Action(op="budget", reason=choice.reason, params={"tokens": choice.tokens, "budget": budget, "fps": choice.fps}))
+    return choice.fps, None
 
 
 def _max_frames_field(target: Target, policy: Policy) -> int | None:
@@ -257,6 +291,20 @@ def _prepare_frames(source: Source, report: Report, info: VideoInfo, *, target: 
     if few is not None:
         return Prepared(source=source.label, report=report, status="rejected", actions=tuple(actions), violations=report.violations + (few,))
     size = frame_size(info.size, policy)
+    budget = resolve_budget(policy.token_budget, target.model, reserve_tokens=policy.token_reserve)
+    if not plan.stretched:
+        choice = fit_image_list(info.duration_s, plan.fps, policy.max_frames, size, budget, lim)
+        if not choice.fits:
+            v = violation("request.over_token_limit", source=source.label, observed=choice.tokens, limit=budget)
+            return Prepared(source=source.label, report=report, status="rejected", actions=tuple(actions), violations=report.violations + (v,))
+        if choice.changed:
+            n = choice.frames
+            plan = sampling.SamplePlan(times_s=tuple(k * info.duration_s / n for k in range(n)), fps=n / info.duration_s, requested_fps=policy.fps, capped=True, reason=choice.reason)
+            size = choice.size
+            actions.append(Action(op="budget", reason=choice.reason, params={"tokens": choice.tokens, "budget": budget}))
+    if plan.fps < lim.fps_min - 1e-9:
+        v = violation("frames.fps_out_of_range", source=source.label, field="fps", observed=round(plan.fps, 6), limit=f"[{lim.fps_min:g}, {lim.fps_max:g}]")
+        return Prepared(source=source.label, report=report, status="rejected", actions=tuple(actions), violations=report.violations + (v,))
     actions.append(Action(op="sample", reason=plan.reason, params={"frames": plan.count, "fps": round(plan.fps, 6), "width_px": size.width_px, "height_px": size.height_px}))
     if target.transport in ("url", "path") and out_dir is None:
         raise UsageError(f"transport {target.transport!r} for an image list needs out_dir: the frames are written there")
