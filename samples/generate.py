@@ -1,7 +1,8 @@
-"""Write the sample images into samples/ deterministically (same bytes on every run with the same
-Pillow). A mix that is ok, fixable and rejected, so `mediaprep check samples/` shows every verdict.
+"""Write the sample media into samples/media deterministically (same bytes on every run with the
+same Pillow and PyAV). A mix that is ok, fixable and rejected, so `mediaprep check samples/media`
+shows every verdict: images and three small videos.
 
-    python samples/generate.py            # (re)writes samples/images/
+    python samples/generate.py            # (re)writes samples/media/
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-HERE = Path(__file__).resolve().parent / "images"
+HERE = Path(__file__).resolve().parent / "media"
 
 
 def photo(width: int, height: int, seed: int) -> Image.Image:
@@ -59,7 +60,32 @@ def main() -> None:
     (HERE / "notes-named.jpg").write_text("this is a text file with a .jpg name\n")
     ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
     (HERE / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 16)) + _chunk(b"IEND", b""))
+    # videos: ok (3 s MP4), too short (1 s: an image list), an unlisted container (WebM)
+    _video(HERE / "clip-3s.mp4", seconds=3.0, codec="libx264")
+    _video(HERE / "clip-1s.mp4", seconds=1.0, codec="libx264")
+    _video(HERE / "clip.webm", seconds=2.5, codec="libvpx-vp9")
     print(f"wrote {len(list(HERE.iterdir()))} files to {HERE}")
+
+
+def _video(path: Path, *, seconds: float, codec: str, fps: int = 10, size: tuple[int, int] = (160, 120)) -> None:
+    """A small moving-gradient video (PyAV). x264/VP9 output can differ between library builds."""
+    import av
+
+    width, height = size
+    with av.open(str(path), mode="w") as out:
+        stream = out.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if codec == "libx264":
+            stream.options = {"preset": "veryfast", "crf": "30"}
+        for i in range(int(seconds * fps)):
+            y, x = np.mgrid[0:height, 0:width]
+            arr = np.stack([(x * 2 + i * 8) % 256, (y * 2) % 256, np.full_like(x, (i * 20) % 256)], axis=-1).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(arr, format="rgb24")
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
 
 
 if __name__ == "__main__":

@@ -160,3 +160,16 @@ def test_permission_denied_is_reported_not_raised(tmp_path: Path) -> None:
     assert lines[0]["violations"][0]["code"] == "source.permission_denied"
     assert "Permission denied" in lines[0]["violations"][0]["message"]
     assert lines[1]["status"] == "ok"
+
+
+def test_the_readme_main_job_on_samples(tmp_path: Path) -> None:
+    """samples/media holds every verdict: the README's first command shows a real mix."""
+    samples = Path(__file__).resolve().parent.parent / "samples" / "media"
+    code, out, _ = run(["check", "--json", "--workers", "0", str(samples)])
+    statuses = {Path(d["source"]).name: d["status"] for d in map(json.loads, out.splitlines())}
+    assert code == 1 and set(statuses.values()) == {"ok", "fixable", "rejected"}
+    assert statuses["clip-3s.mp4"] == "ok" and statuses["clip-1s.mp4"] == "fixable" and statuses["bomb.png"] == "rejected"
+    code, out, _ = run(["prepare", "--json", "--workers", "0", "--out", str(tmp_path), str(samples)])
+    lines = {Path(d["source"]).name: d for d in map(json.loads, out.splitlines())}
+    assert all(lines[n]["status"] == "ready" for n, s in statuses.items() if s != "rejected")
+    assert lines["clip-1s.mp4"]["part"]["type"] == "video" and len(lines["clip-1s.mp4"]["part"]["video"]) >= 4
