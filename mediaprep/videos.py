@@ -282,8 +282,25 @@ def _copy(source: Source, dest: Path) -> None:
     tmp.replace(dest)
 
 
+def _list_member(data: bytes, fmt: str, size: Size, rel: str, *, target: Target, out_dir: Path | None, url_prefix: str | None, written: bool) -> tuple[str, Any]:
+    """One picture of an image list: the URL that names it for the transport, and its Output."""
+    from .pipeline import Output
+
+    mime = "image/png" if fmt == "PNG" else "image/jpeg"
+    if target.transport == "base64":
+        url = encode.to_data_url(data, mime)
+    elif target.transport == "url":
+        assert url_prefix is not None
+        url = encode.to_url(url_prefix, rel)
+    else:
+        assert out_dir is not None
+        url = encode.to_file_url(out_dir / rel, target.path_style)
+    output = Output(format=fmt, mime=mime, width_px=size.width_px, height_px=size.height_px, size_bytes=len(data), path=rel if written else None, data=None if written else data)
+    return url, output
+
+
 def _prepare_frames(source: Source, report: Report, info: VideoInfo, *, target: Target, policy: Policy, out_dir: Path | None, url_prefix: str | None, actions: list[Action], name: str) -> Any:
-    from .pipeline import Output, Prepared, write_atomic
+    from .pipeline import Prepared, write_atomic
 
     lim = target.limits
     plan = sampling.plan_for_list(info.duration_s, policy.fps, policy.max_frames, lim, decodable_frames=info.decodable_frames)
@@ -323,15 +340,9 @@ def _prepare_frames(source: Source, report: Report, info: VideoInfo, *, target: 
             problems.append(violation("image.unreadable", source=rel, observed=why or "unreadable"))
         else:
             problems.extend(v for v in check_image(frame_info, target, Policy(), source=rel).errors)
-        if target.transport == "base64":
-            urls.append(encode.to_data_url(frame.data, "image/jpeg"))
-        elif target.transport == "url":
-            assert url_prefix is not None
-            urls.append(encode.to_url(url_prefix, rel))
-        else:
-            assert out_dir is not None
-            urls.append(encode.to_file_url(out_dir / rel, target.path_style))
-        outputs.append(Output(format="JPEG", mime="image/jpeg", width_px=frame.size.width_px, height_px=frame.size.height_px, size_bytes=len(frame.data), path=rel if folder is not None else None, data=None if folder is not None else frame.data))
+        url, output = _list_member(frame.data, "JPEG", frame.size, rel, target=target, out_dir=out_dir, url_prefix=url_prefix, written=folder is not None)
+        urls.append(url)
+        outputs.append(output)
     if len(urls) < lim.image_list_min_frames:
         problems.append(violation("frames.too_few", source=source.label, field="frames", observed=len(urls), limit=lim.image_list_min_frames, remedy="the video yielded fewer frames than planned"))
     if problems:
@@ -345,7 +356,7 @@ def prepare_animation(source: Source, report: Report, *, target: Target, policy:
     frame timing: SPEC §2's sampling over the animation's own clock."""
     from .backends import pillow_ops
     from .models import ImageInfo
-    from .pipeline import Output, Prepared, write_atomic
+    from .pipeline import Prepared, write_atomic
     from .plan import padded_size
 
     info = report.info
@@ -377,15 +388,8 @@ def prepare_animation(source: Source, report: Report, *, target: Target, policy:
         rel = f"{name}/frame_{k:05d}.{ext}"
         if folder is not None:
             write_atomic(folder / f"frame_{k:05d}.{ext}", data)
-        mime = "image/png" if fmt == "PNG" else "image/jpeg"
-        if target.transport == "base64":
-            urls.append(encode.to_data_url(data, mime))
-        elif target.transport == "url":
-            assert url_prefix is not None
-            urls.append(encode.to_url(url_prefix, rel))
-        else:
-            assert out_dir is not None
-            urls.append(encode.to_file_url(out_dir / rel, target.path_style))
-        outputs.append(Output(format=fmt, mime=mime, width_px=pic.width, height_px=pic.height, size_bytes=len(data), path=rel if folder is not None else None, data=None if folder is not None else data))
+        url, output = _list_member(data, fmt, Size(pic.width, pic.height), rel, target=target, out_dir=out_dir, url_prefix=url_prefix, written=folder is not None)
+        urls.append(url)
+        outputs.append(output)
     part = parts.image_list_part(urls, target.api, fps=round(plan.fps, 6))
     return Prepared(source=source.label, report=report, status="ready", actions=tuple(actions), outputs=tuple(outputs), parts=(part,), violations=report.violations)
