@@ -12,6 +12,7 @@ import functools
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -243,11 +244,14 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: the core count; 0 runs in this process)")
     p.add_argument("--item-timeout", type=float, default=900.0, metavar="SECONDS", help="an input with no result after this long is reported as source.timeout and its worker replaced (default 900)")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto", help="progress line on stderr (default: when stderr is a terminal)")
+    p.add_argument("--report", type=Path, default=None, metavar="FILE", help="also write one self-contained HTML report: a row per input with a thumbnail, filterable by status")
 
 
 def _run(args: argparse.Namespace, items: list[str], job: Any, err: TextIO) -> Iterator[tuple[int, str, dict[str, Any]]]:
     from .batch import run_local
 
+    if getattr(args, "report", None) is not None and not args.report.absolute().parent.is_dir():
+        raise UsageError(f"--report {args.report}: the folder {args.report.absolute().parent} does not exist")
     workers = 0 if len(items) <= 1 else max(0, min(args.workers, len(items)))
     if args.item_timeout <= 0:
         raise UsageError(f"--item-timeout {args.item_timeout:g} must be more than 0 s")
@@ -267,15 +271,22 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
     codes: Counter[str] = Counter()
     started = time.monotonic()
     progress = _progress(args, err, len(items))
+    kept = tempfile.TemporaryFile("w+", encoding="utf-8") if args.report else None
     for _, _, line in _run(args, items, job, err):
         counts[line["status"]] += 1
         codes.update(v["code"] for v in line["violations"])
         progress.update(line["status"])
+        if kept is not None:
+            _emit(kept, line)
         if args.json:
             _emit(out, line)
         else:
             _print_line(out, line)
     progress.close()
+    if kept is not None:
+        kept.seek(0)
+        _write_report(args.report, (json.loads(raw) for raw in kept), None, err)
+        kept.close()
     if args.fast and not args.json:
         err.write("--fast: headers only; pixels were not decoded, so truncated or corrupt files may pass\n")
     summary(err, counts, codes, elapsed_s=time.monotonic() - started)
@@ -330,6 +341,9 @@ def _cmd_prepare(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
                 _print_prepared_line(out, line)
     progress.close()
     err.write(f"manifest: {path}\n")
+    if args.report:
+        with open(path, encoding="utf-8") as lines:
+            _write_report(args.report, (json.loads(raw) for raw in lines if raw.strip()), args.out, err)
     summary(err, counts, codes, elapsed_s=time.monotonic() - started)
     status = EXIT_OK if set(counts) <= {"ready"} else EXIT_NOT_ALL
     if requests is not None:
@@ -422,6 +436,13 @@ def _line_tokens(line: dict[str, Any]) -> int:
     if line.get("kind") == "image" and outputs:
         return sum(estimate_image(Size(o["width_px"], o["height_px"])).tokens for o in outputs)
     return int((line.get("estimate") or {}).get("tokens", 0))
+
+
+def _write_report(path: Path, lines: Iterator[dict[str, Any]], out_dir: Path | None, err: TextIO) -> None:
+    from .report_html import write_report
+
+    write_report(lines, path, out_dir=out_dir)
+    err.write(f"report: {path}\n")
 
 
 def _print_line(out: TextIO, line: dict[str, Any]) -> None:

@@ -66,8 +66,9 @@ def remux_mp4(source: Source, dest: Path) -> None:
 
 
 def transcode_mp4(source: Source, info: VideoInfo, dest: Path, *, max_bytes: int, max_side_px: int | None = None) -> dict[str, Any]:
-    """Re-encode to H.264 (yuv420p, libx264 veryfast) in MP4 at a bitrate that fits `max_bytes`,
-    scaled down when the bitrate per pixel would be too low; audio dropped; the display matrix kept.
+    """Re-encode to H.264 (yuv420p, libx264 veryfast, CRF 23) in MP4, its bitrate capped so the file
+    fits `max_bytes`, scaled down when that cap leaves too few bits per pixel; audio dropped; the
+    display matrix kept.
     Costs one decode and one encode of every frame."""
     duration = max(info.duration_s, 0.1)
     bitrate = int(max_bytes * 8 * 0.90 / duration)
@@ -86,8 +87,9 @@ def transcode_mp4(source: Source, info: VideoInfo, dest: Path, *, max_bytes: int
         rate = Fraction(fps).limit_denominator(1001)
         vout = out.add_stream("libx264", rate=rate)
         vout.width, vout.height, vout.pix_fmt = ow, oh, "yuv420p"
-        vout.bit_rate = max(bitrate, 20_000)
-        vout.options = {"preset": "veryfast", "maxrate": str(int(bitrate * 1.2)), "bufsize": str(int(bitrate * 2))}
+        # quality first (CRF 23), with the cap's bitrate as a ceiling (VBV): a small video stays small
+        ceiling = max(bitrate, 20_000)
+        vout.options = {"preset": "veryfast", "crf": "23", "maxrate": str(ceiling), "bufsize": str(ceiling * 2)}
         vout.time_base = Fraction(1, 90000)
         if info.rotation_deg or info.mirrored:
             vout.set_display_rotation(info.rotation_deg, hflip=info.mirrored)
