@@ -132,3 +132,11 @@ def test_rotated_corpus_videos_give_rotated_frames(corpus: Path, name: str, port
     assert (h > w) is portrait
     info = ex.info
     assert info is not None and (info.height_px > info.width_px) is portrait
+
+
+def test_htc_track_name_rotation(corpus: Path) -> None:
+    """No display matrix, only the track name `htc_video_rotA-090`: turned 90° clockwise, as ExoPlayer does."""
+    info = mp.probe(corpus / "videos" / "sample_with_htc_rotation_track_name.mkv")
+    assert (info.width_px, info.height_px, info.stored_width_px, info.rotation_deg) == (720, 1080, 1080, -90)
+    frame = next(iter(mp.extract_frames(corpus / "videos" / "sample_with_htc_rotation_track_name.mkv", fps=8, max_frames=4)))
+    assert frame.image.size[1] > frame.image.size[0]

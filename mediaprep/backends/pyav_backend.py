@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
+import re
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -110,6 +111,21 @@ def display_transform(matrix: Sequence[int] | None) -> tuple[int, bool, Image.Tr
     elif abs(theta) < 1 and m[4] < 0:
         method = _TRANSPOSE.FLIP_TOP_BOTTOM
     return int(round(reported)), mirrored, method
+
+
+_HTC_ROTATION = re.compile(r"^htc_video_rotA-(\d{3})$")
+
+
+def _htc_matrix(stream: Any) -> tuple[int, ...] | None:
+    """HTC phones wrote the rotation only into the track name (`htc_video_rotA-090`: turn 90°
+    clockwise to show it upright); as the display matrix FFmpeg would have made of it."""
+    match = _HTC_ROTATION.match(str((stream.metadata or {}).get("title", "")))
+    if not match or int(match.group(1)) % 90 or int(match.group(1)) % 360 == 0:
+        return None
+    theta = math.radians(-int(match.group(1)))  # FFmpeg's angles are counter-clockwise
+    c, s_ = round(math.cos(theta)), round(math.sin(theta))
+    one = 1 << 16
+    return (c * one, -s_ * one, 0, s_ * one, c * one, 0, 0, 0, 1 << 30)
 
 
 def _frame_matrix(frame: Any) -> tuple[int, ...] | None:
@@ -213,7 +229,7 @@ def probe_video(source: Source, sniffed: Sniffed, size_bytes: int) -> VideoInfo:
                 break
         except av.FFmpegError:  # type: ignore[attr-defined]
             pass  # verify_video reports what does not decode
-        rotation, mirrored, method = display_transform(matrix)
+        rotation, mirrored, method = display_transform(matrix or _htc_matrix(stream))
         w, h = cc.width, cc.height
         dw, dh = (h, w) if _swaps(method) else (w, h)
         keyframe_interval = None
@@ -340,7 +356,7 @@ def iter_frames(
             if span is not None and span.keyframes_s:
                 keyframes = tuple(t - origin for t in span.keyframes_s)
         use_seek = bool(wants_seek and keyframes)
-        converter = _Converter(out_size)
+        converter = _Converter(out_size, _htc_matrix(stream))
 
         def decoded(from_s: float | None) -> Iterator[tuple[Any, float]]:
             container.seek(int(round((from_s + origin) / tb)) if from_s is not None else 0, stream=stream if from_s is not None else None, backward=True, any_frame=False)
@@ -381,15 +397,16 @@ def iter_frames(
 class _Converter:
     """swscale to the output size, then the display matrix's transpose; one conversion per source frame."""
 
-    def __init__(self, out_size: Size) -> None:
+    def __init__(self, out_size: Size, fallback: tuple[int, ...] | None = None) -> None:
         self.out_size = out_size
+        self.fallback = fallback  # a stream-level rotation (HTC's track name) when frames carry none
         self.method: Image.Transpose | None = None
         self.known = False
         self.last: tuple[float, Image.Image] | None = None
 
     def learn(self, frame: Any) -> None:
         if not self.known:
-            _, _, self.method = display_transform(_frame_matrix(frame))
+            _, _, self.method = display_transform(_frame_matrix(frame) or self.fallback)
             self.known = True
 
     def image(self, frame: Any, t: float) -> Image.Image:
