@@ -244,6 +244,8 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: the core count; 0 runs in this process)")
     p.add_argument("--item-timeout", type=float, default=900.0, metavar="SECONDS", help="an input with no result after this long is reported as source.timeout and its worker replaced (default 900)")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto", help="progress line on stderr (default: when stderr is a terminal)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local", help="local process pool (default) or Ray Data (the ray extra)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR", help="with --engine ray: the cluster to use (default: a Ray this process starts)")
     p.add_argument("--report", type=Path, default=None, metavar="FILE", help="also write one self-contained HTML report: a row per input with a thumbnail, filterable by status")
 
 
@@ -252,9 +254,14 @@ def _run(args: argparse.Namespace, items: list[str], job: Any, err: TextIO) -> I
 
     if getattr(args, "report", None) is not None and not args.report.absolute().parent.is_dir():
         raise UsageError(f"--report {args.report}: the folder {args.report.absolute().parent} does not exist")
-    workers = 0 if len(items) <= 1 else max(0, min(args.workers, len(items)))
     if args.item_timeout <= 0:
         raise UsageError(f"--item-timeout {args.item_timeout:g} must be more than 0 s")
+    if args.engine == "ray":
+        from .ray_engine import run_ray
+
+        yield from run_ray(items, job, address=args.ray_address, item_timeout_s=args.item_timeout)
+        return
+    workers = 0 if len(items) <= 1 else max(0, min(args.workers, len(items)))
     yield from run_local(items, job, workers=workers, item_timeout_s=args.item_timeout)
 
 
