@@ -7,6 +7,7 @@ to stderr. Exit 0 when every input is ok / ready, 1 when any is not, 2 for a usa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import json
@@ -245,7 +246,7 @@ def _batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--item-timeout", type=float, default=900.0, metavar="SECONDS", help="an input with no result after this long is reported as source.timeout and its worker replaced (default 900)")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto", help="progress line on stderr (default: when stderr is a terminal)")
     p.add_argument("--engine", choices=("local", "ray"), default="local", help="local process pool (default) or Ray Data (the ray extra)")
-    p.add_argument("--ray-address", default=None, metavar="ADDR", help="with --engine ray: the cluster to use (default: a Ray this process starts)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR", help="with --engine ray: the cluster to use (RAY_ADDRESS is honoured too; 'auto' finds a `ray start` cluster; default: a local Ray this process starts)")
     p.add_argument("--report", type=Path, default=None, metavar="FILE", help="also write one self-contained HTML report: a row per input with a thumbnail, filterable by status")
 
 
@@ -259,7 +260,8 @@ def _run(args: argparse.Namespace, items: list[str], job: Any, err: TextIO) -> I
     if args.engine == "ray":
         from .ray_engine import run_ray
 
-        yield from run_ray(items, job, address=args.ray_address, item_timeout_s=args.item_timeout)
+        with contextlib.redirect_stdout(err):  # Ray prints worker-death notices to stdout
+            yield from run_ray(items, job, address=args.ray_address, num_cpus=args.workers or None, item_timeout_s=args.item_timeout)
         return
     workers = 0 if len(items) <= 1 else max(0, min(args.workers, len(items)))
     yield from run_local(items, job, workers=workers, item_timeout_s=args.item_timeout)

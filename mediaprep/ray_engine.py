@@ -37,6 +37,7 @@ import functools
 import json
 import math
 import os
+import tempfile
 import signal
 import threading
 import time
@@ -141,8 +142,33 @@ def _connect(ray: Any, address: str | None, num_cpus: int | None) -> bool:
     if address:
         ray.init(address=address, log_to_driver=False)
     else:  # "local": a new Ray of our own, never one a `ray start` left running
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+        start_local_ray(num_cpus=num_cpus or os.cpu_count() or 1)
     return True
+
+
+def start_local_ray(*, num_cpus: int) -> None:
+    """Start a local Ray that makes no network call beyond this machine. Ray's usage module (loaded
+    in the head even with the dashboard off and usage stats disabled) probes cloud metadata
+    addresses (169.254.169.254, metadata.google.internal) unless `~/ray_bootstrap_config.yaml`
+    names a provider, so the Ray processes get a HOME of their own holding one that says `local`.
+    This process's HOME is restored as soon as Ray has started."""
+    ray = _import_ray()
+    home = tempfile.mkdtemp(prefix="mediaprep-ray-home-")
+    with open(os.path.join(home, "ray_bootstrap_config.yaml"), "w", encoding="utf-8") as fp:
+        fp.write("provider:\n  type: local\n")
+    # (Ray's raylet also connect()s a UDP socket towards 8.8.8.8:53 to learn its own address: no
+    # packet is sent; every Ray connection made here was to this machine's own addresses.)
+    changes = {"HOME": home}
+    before = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
+    try:
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _one_pass(ray: Any, rows: list[tuple[int, str]], fn: Callable[[dict[str, Any]], dict[str, Any]], items_per_task: int) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -49,7 +49,7 @@ def _line(result: dict) -> str:
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[object]:
-    from mediaprep.ray_engine import _import_ray
+    from mediaprep.ray_engine import _import_ray, start_local_ray
 
     ray = _import_ray()  # sets the offline defaults (no usage stats) before Ray starts
     if ray.is_initialized():  # pragma: no cover - another module left one running
@@ -59,7 +59,7 @@ def local_ray() -> Iterator[object]:
     import ray.cloudpickle
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start_local_ray(num_cpus=2)
     try:
         yield ray
     finally:
