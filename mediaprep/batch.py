@@ -40,15 +40,20 @@ def _worker(conn: Connection, job: Job) -> None:
         if message is None:
             return
         index, item = message
-        if crash_on and crash_on in item:
-            os.kill(os.getpid(), signal.SIGSEGV)
-        if hang_on and hang_on in item:
-            time.sleep(10**6)
-        try:
-            result = job(item)
-        except Exception as exc:  # a bug, not a verdict on the file: still this item only
-            result = _failure(item, "source.crashed", f"{type(exc).__name__}: {exc}")
-        conn.send((index, result))
+        conn.send((index, run_one(job, item, crash_on=crash_on, hang_on=hang_on)))
+
+
+def run_one(job: Job, item: str, *, crash_on: str | None = None, hang_on: str | None = None) -> dict[str, Any]:
+    """One input through `job` inside a worker: the test hooks first, then the job; an exception in
+    the job is this input's `source.crashed`, never the worker's end."""
+    if crash_on and crash_on in item:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if hang_on and hang_on in item:
+        time.sleep(10**6)
+    try:
+        return job(item)
+    except Exception as exc:  # a bug, not a verdict on the file: still this item only
+        return _failure(item, "source.crashed", f"{type(exc).__name__}: {exc}")
 
 
 def _failure(item: str, code: str, observed: str, limit: float | None = None) -> dict[str, Any]:

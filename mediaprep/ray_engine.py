@@ -38,15 +38,13 @@ import json
 import math
 import os
 import tempfile
-import signal
 import threading
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .batch import CRASH_HOOK_ENV, HANG_HOOK_ENV, Job, _failure
+from .batch import CRASH_HOOK_ENV, HANG_HOOK_ENV, Job, _failure, run_one
 from .errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,14 +112,7 @@ def _run_row(row: dict[str, Any], *, job: Job, item_timeout_s: float, ledger: tu
     watchdog.start()
     faulthandler.dump_traceback_later(item_timeout_s + _BACKSTOP_S, exit=True)
     try:
-        if crash_on and crash_on in item:
-            os.kill(os.getpid(), signal.SIGSEGV)
-        if hang_on and hang_on in item:
-            time.sleep(10**6)
-        try:
-            result = job(item)
-        except Exception as exc:  # a bug, not a verdict on the file: this row only
-            result = _failure(item, "source.crashed", f"{type(exc).__name__}: {exc}")
+        result = run_one(job, item, crash_on=crash_on, hang_on=hang_on)
     finally:
         faulthandler.cancel_dump_traceback_later()
         watchdog.cancel()
