@@ -35,6 +35,7 @@ _TRANSPOSE = Image.Transpose
 # Implausibly low bitrates mean the header's duration is not the file's (truncated, fragmented).
 _MIN_PLAUSIBLE_BITS_PER_S = 2_000
 _SHORT_CLIP_S = 4.0  # clips up to this long are decoded whole by verify_video
+_MIN_JUMP_S = 1.0  # a seek (a decoder flush) is taken only to skip at least this much video
 _WEBM_VIDEO_CODECS = frozenset({"vp8", "vp9"})
 _WEBM_AUDIO_CODECS = frozenset({"vorbis", "opus"})
 
@@ -335,8 +336,10 @@ def iter_frames(
     """The frame on screen at each time (last frame with pts ≤ t; times measured from the first
     frame), converted by swscale to `out_size` (the displayed size; rotation applied after scaling).
 
-    `seek=None` decides by the data: jump keyframe to keyframe when the samples are farther apart
-    than two keyframe intervals (whole GOPs hold no sample), decode straight through otherwise.
+    `seek=None` decides by the data: when the samples are at least half a keyframe interval apart,
+    decoding jumps to the keyframe before the next sample whenever that keyframe lies more than a
+    second ahead of the frame last decoded (the frames between need not be decoded); otherwise it
+    decodes straight through, one threaded pass.
     Costs one decode of every frame (dense) or of the GOPs that hold a sample (sparse)."""
     times = sorted(times_s)
     if not times:
@@ -349,7 +352,9 @@ def iter_frames(
         tb = stream.time_base
         keyframes: tuple[float, ...] = ()
         interval = info.keyframe_interval_s
-        wants_seek = seek if seek is not None else (interval is not None and spacing > 2 * interval)
+        # Seeking pays when a jump skips decoding: samples at least half a keyframe interval (and a
+        # second) apart. Whether a jump is taken is then decided sample by sample (below).
+        wants_seek = seek if seek is not None else (interval is not None and spacing >= max(_MIN_JUMP_S, 0.5 * interval))
         if wants_seek:
             span = _index_span(stream) if container.format.name.startswith("mov") else None
             span = span or _packet_span(container, stream)
@@ -371,8 +376,8 @@ def iter_frames(
         while k < len(times):
             if use_seek and held is not None:
                 kf = keyframes[max(0, bisect.bisect_right(keyframes, times[k] + 1e-9) - 1)]
-                if kf > held[1] + 1e-9:  # a GOP with no sample lies between: jump over it
-                    frames = decoded(kf)
+                if kf > held[1] + (_MIN_JUMP_S if seek is None else 1e-9):  # the next sample's GOP starts well ahead: jump there
+                    frames = decoded(times[k])  # FFmpeg lands on the keyframe before it (index times are DTS)
                     held = None
             moved = False
             for frame, t in frames:
