@@ -165,10 +165,14 @@ class Prepared:
 
 def output_name(label: str, fmt: str, *, tile: int | None = None) -> str:
     """A stable, collision-free file name: the input's stem, a hash of its full label, the format's extension."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(label.split("?")[0]).stem)[:80] or "input"
-    digest = hashlib.sha1(label.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     suffix = f"-t{tile}" if tile is not None else ""
-    return f"{stem}-{digest}{suffix}{_EXT.get(fmt, '.' + fmt.lower())}"
+    return f"{output_stem(label)}{suffix}{_EXT.get(fmt, '.' + fmt.lower())}"
+
+
+def output_stem(label: str, *, default: str = "input") -> str:
+    """The input's stem made file-safe, then a hash of its full label: stable across runs, never colliding."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(label.split("?")[0]).stem)[:80] or default
+    return f"{stem}-{hashlib.sha1(label.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
 def write_atomic(path: Path, data: bytes) -> None:

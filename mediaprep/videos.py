@@ -4,7 +4,6 @@ and `extract_frames`, the library's lazy frame sampler. Called from `pipeline`."
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any, Literal
 
 from . import encode, parts, sampling
 from .apply import video as video_apply
+from .apply.images import read_all
 from .budget import fit_image_list, fit_video_file, resolve_budget
 from .backends import pillow_backend, pyav_backend
 from .check import REMUXABLE_CODECS, check_image, frame_size, video_byte_check
@@ -137,10 +137,9 @@ def extract_frames(
 
 
 def _stem(label: str) -> str:
-    import re
+    from .pipeline import output_stem
 
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(label.split("?")[0]).stem)[:80] or "video"
-    return f"{stem}-{hashlib.sha1(label.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+    return output_stem(label, default="video")
 
 
 def _choose(report: Report, target: Target, policy: Policy) -> tuple[Literal["passthrough", "remux", "transcode", "frames"], str]:
@@ -209,7 +208,7 @@ def prepare_video(source: Source, report: Report, *, target: Target, policy: Pol
         field_, cap, measured, over = video_byte_check(info.size_bytes, info.mime, target)
         outputs: tuple[Any, ...] = ()
         if target.transport == "base64":
-            url = encode.to_data_url(pillow_backend_read(source), info.mime)
+            url = encode.to_data_url(read_all(source), info.mime)
         elif target.transport == "url":
             if out_dir is None or url_prefix is None:
                 raise UsageError("transport 'url' needs out_dir and url_prefix")
@@ -264,13 +263,6 @@ def _file_url(path: Path, rel: str, target: Target, url_prefix: str | None, size
             raise UsageError("transport 'url' needs url_prefix")
         return encode.to_url(url_prefix, rel)
     return encode.to_file_url(path, target.path_style)
-
-
-def pillow_backend_read(source: Source) -> bytes:
-    if source.data is not None:
-        return source.data
-    assert source.path is not None
-    return source.path.read_bytes()
 
 
 def _copy(source: Source, dest: Path) -> None:
