@@ -488,7 +488,7 @@ def _print_prepared_line(out: TextIO, line: dict[str, Any]) -> None:
 
 
 def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    from .apply.video import contact_sheet
+    from .apply.video import ContactSheet, encode_frames
     from .encode import to_data_url, to_file_url, to_url
     from .parts import image_list_part
     from .pipeline import write_atomic
@@ -504,28 +504,32 @@ def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
     budget = resolve_budget(_budget_arg(args.token_budget), target.model, reserve_tokens=args.token_reserve)
     extraction = extract_frames(args.video, fps=args.fps, max_frames=args.max_frames, max_side_px=args.max_side, target=target, token_budget=budget)
     frames: list[dict[str, Any]] = []
-    urls: list[str] = []
-    sheet: list[tuple[float, bytes]] = []
     if extraction.ok:
-        from .apply.video import encode_frames
-
         assert extraction.info is not None and extraction.frame_size is not None and extraction._source is not None
         args.out.mkdir(parents=True, exist_ok=True)
+        sheet = ContactSheet(len(extraction.times_s)) if args.contact_sheet is not None else None
         for frame in encode_frames(extraction._source, extraction.info, extraction.times_s, out_size=extraction.frame_size, limits=target.limits):
             name = f"frame_{frame.index:05d}.jpg"
             write_atomic(args.out / name, frame.data)
             frames.append({"file": name, "time_s": round(frame.time_s, 6), "pts_s": round(frame.pts_s, 6), "width_px": frame.size.width_px, "height_px": frame.size.height_px})
+            if sheet is not None:
+                sheet.add(frame.time_s, frame.data)
+        if sheet is not None and frames:
+            sheet.save(args.contact_sheet)
+
+    def urls() -> Iterator[str]:
+        """The frames' URLs, made one at a time: a base64 data URL is read back from its file as it
+        is written out, so memory stays at one frame whatever the count."""
+        for f in frames:
             if args.transport == "base64":
-                urls.append(to_data_url(frame.data, "image/jpeg"))
+                yield to_data_url((args.out / f["file"]).read_bytes(), "image/jpeg")
             elif args.transport == "url":
-                urls.append(to_url(args.url_prefix, name))
+                yield to_url(args.url_prefix, f["file"])
             else:
-                urls.append(to_file_url(args.out / name, target.path_style))
-            if args.contact_sheet is not None:
-                sheet.append((frame.time_s, frame.data))
-        if args.contact_sheet is not None:
-            contact_sheet(sheet, args.contact_sheet)
-    part = image_list_part(urls, target.api, fps=round(extraction.fps, 6)) if urls and extraction.fps else None
+                yield to_file_url(args.out / f["file"], target.path_style)
+
+    marker = "\u0000frames\u0000"
+    part = image_list_part([marker], target.api, fps=round(extraction.fps, 6)) if frames and extraction.fps else None
     result = {
         "source": extraction.source,
         "fps": None if extraction.fps is None else round(extraction.fps, 6),
@@ -535,7 +539,7 @@ def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
         "reason": extraction.reason,
     }
     if args.json:
-        _emit(out, result)
+        _emit_streamed(out, result, marker, urls())
     else:
         info = extraction.info
         if info is not None:
@@ -548,6 +552,22 @@ def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
     for v in extraction.violations:
         err.write(f"{v.code}: {v.message}\n")
     return EXIT_OK if extraction.ok and frames else EXIT_NOT_ALL
+
+
+def _emit_streamed(out: TextIO, obj: dict[str, Any], marker: str, items: Iterator[str]) -> None:
+    """`_emit(out, obj)` where the one list holding `marker` is replaced by `items`, written one at
+    a time (a list of 2,000 data URLs is never held, nor its JSON text)."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    quoted = json.dumps(marker)
+    if quoted not in text:
+        _emit(out, obj)
+        return
+    head, tail = text.split(quoted, 1)
+    out.write(head)
+    for n, item in enumerate(items):
+        out.write(("," if n else "") + json.dumps(item, ensure_ascii=False))
+    out.write(tail + "\n")
+    out.flush()
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None, stdin: TextIO | None = None) -> int:

@@ -1,5 +1,6 @@
 """Generated test videos whose frames carry their own index as big black/white blocks, a code that
-survives scaling, rotation back to upright, and JPEG. Made with PyAV (libx264 or mpeg4)."""
+survives scaling, rotation back to upright, and JPEG. Made with PyAV (libx264, libx265, mpeg2video,
+mpeg4, vp9)."""
 
 from __future__ import annotations
 
@@ -82,8 +83,13 @@ def make_video(
             options = {"preset": "ultrafast" if not bframes else "veryfast", "bf": str(bframes), "g": str(gop or 250), "keyint_min": str(min(gop or 250, 25))}
             if bframes:
                 options["b-pyramid"] = "normal"
-        elif gop:
-            stream.codec_context.gop_size = gop
+        elif codec == "libx265":  # open GOPs (CRA keyframes whose leading B-frames refer back) by default
+            options = {"preset": "ultrafast", "x265-params": f"keyint={gop or 250}:min-keyint={gop or 250}:scenecut=0:bframes={bframes}:open-gop=1:log-level=error"}
+        else:
+            if gop:
+                stream.codec_context.gop_size = gop
+            if bframes:
+                stream.codec_context.max_b_frames = bframes
         stream.options = options
         if tb is not None:
             stream.time_base = tb

@@ -112,26 +112,53 @@ def transcode_mp4(source: Source, info: VideoInfo, dest: Path, *, max_bytes: int
     return {"width_px": ow, "height_px": oh, "bit_rate": bitrate, "size_bytes": os.path.getsize(dest)}
 
 
-def contact_sheet(frames: list[tuple[float, bytes]], dest: Path, *, columns: int = 6, cell_px: int = 240) -> None:
-    """One JPEG grid of the frames, each labelled with its time, so a person sees what the model sees."""
-    from PIL import Image, ImageDraw
+class ContactSheet:
+    """One JPEG grid of frames, each labelled with its number and time, so a person sees what the
+    model sees. Built as frames arrive (one thumbnail decoded at a time, JPEG draft-reduced); the grid
+    grows wider and its cells smaller with the count, so 2,000 frames still make one ~3600 px
+    wide sheet instead of one taller than JPEG allows. Memory: the sheet itself."""
 
+    def __init__(self, count: int, *, max_cell_px: int = 240, min_cell_px: int = 80) -> None:
+        from PIL import Image, ImageDraw
+
+        self.columns = 6 if count <= 36 else math.ceil(math.sqrt(count))
+        self.cell_px = max(min_cell_px, min(max_cell_px, max_cell_px * 6 // self.columns))
+        self.label_h = 18 if self.cell_px >= 160 else 14
+        rows = max(1, math.ceil(count / self.columns))
+        self.sheet = Image.new("RGB", (self.columns * self.cell_px, rows * (self.cell_px + self.label_h)), (24, 24, 24))
+        self.draw = ImageDraw.Draw(self.sheet)
+        self.count = count
+        self.added = 0
+
+    def add(self, time_s: float, jpeg: bytes) -> None:
+        from PIL import Image
+
+        n = self.added
+        if n >= self.count:
+            raise ValueError(f"the sheet was made for {self.count} frames")
+        im = Image.open(io.BytesIO(jpeg))
+        im.draft("RGB", (self.cell_px, self.cell_px))
+        im = im.convert("RGB")
+        im.thumbnail((self.cell_px, self.cell_px))
+        cell, x = self.cell_px, (n % self.columns) * self.cell_px
+        y = (n // self.columns) * (cell + self.label_h)
+        self.sheet.paste(im, (x + (cell - im.width) // 2, y + (cell - im.height) // 2))
+        label = f"#{n}  {time_s:.2f} s" if cell >= 120 else f"{time_s:.1f}s"
+        self.draw.text((x + 3, y + cell + 1), label, fill=(235, 235, 235))
+        self.added += 1
+
+    def save(self, dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+        self.sheet.save(tmp, "JPEG", quality=85)
+        os.replace(tmp, dest)
+
+
+def contact_sheet(frames: list[tuple[float, bytes]], dest: Path) -> None:
+    """The sheet of `frames` ((time_s, JPEG bytes) pairs) written to `dest`; nothing for no frames."""
     if not frames:
         return
-    thumbs = []
+    sheet = ContactSheet(len(frames))
     for t, data in frames:
-        im = Image.open(io.BytesIO(data)).convert("RGB")
-        im.thumbnail((cell_px, cell_px))
-        thumbs.append((t, im))
-    rows = math.ceil(len(thumbs) / columns)
-    label_h = 18
-    sheet = Image.new("RGB", (columns * cell_px, rows * (cell_px + label_h)), (24, 24, 24))
-    draw = ImageDraw.Draw(sheet)
-    for n, (t, im) in enumerate(thumbs):
-        x, y = (n % columns) * cell_px, (n // columns) * (cell_px + label_h)
-        sheet.paste(im, (x + (cell_px - im.width) // 2, y + (cell_px - im.height) // 2))
-        draw.text((x + 4, y + cell_px + 2), f"#{n}  {t:.2f} s", fill=(235, 235, 235))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    sheet.save(tmp, "JPEG", quality=85)
-    os.replace(tmp, dest)
+        sheet.add(t, data)
+    sheet.save(dest)

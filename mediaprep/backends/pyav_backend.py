@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import itertools
 import math
 import re
 import struct
@@ -187,6 +188,18 @@ def _index_span(stream: Any) -> _Span | None:
     return _Span(first_s=min(times), end_s=max(times) + step, frames=n, keyframes_s=keys)
 
 
+def _last_keyframe_ts(stream: Any) -> int | None:
+    """MP4/MOV: the index timestamp (a DTS, in the stream's time base) of the last keyframe; free."""
+    try:
+        entries = stream.index_entries
+        for i in range(len(entries) - 1, -1, -1):
+            if entries[i].flags & 1:
+                return int(entries[i].timestamp)
+    except Exception:
+        return None
+    return None
+
+
 def probe_video(source: Source, sniffed: Sniffed, size_bytes: int) -> VideoInfo:
     """Header, index (or one packet pass where the header is implausible) and the first frame.
     Raises UnreadableVideo / NoVideoStream."""
@@ -298,16 +311,26 @@ def verify_video(source: Source, info: VideoInfo) -> Verified:
             if first is None:
                 return Verified(duration_s=0.0, decodable_frames=0, error="no frame decodes")
             if not whole:
-                # the tail: seek a little before the end the index/header promise and decode to the end
-                target = info.start_s + max(0.0, info.duration_s - 3.0)
-                container.seek(int(target / tb), stream=stream, backward=True, any_frame=False)
+                # the tail: from the keyframe before the last 3 s the header/index promise, or from the
+                # last keyframe when the MP4 index says it lies later: one GOP of decoding. (FFmpeg
+                # lands a GOP early when that keyframe opens an open GOP; those packets are dropped:
+                # the last GOP then starts afresh, its leading frames skipped by the decoder.)
+                target = int((info.start_s + max(0.0, info.duration_s - 3.0)) / tb)
+                last_key = _last_keyframe_ts(stream) if container.format.name.startswith("mov") else None
+                from_last_key = last_key is not None and last_key > target
+                if from_last_key:
+                    target = last_key
+                container.seek(target, stream=stream, backward=True, any_frame=False)
                 tail = 0
-                for frame in container.decode(stream):
-                    if frame.pts is None:
+                for packet in container.demux(stream):
+                    if from_last_key and packet.size and packet.dts is not None and packet.dts < target:
                         continue
-                    t = float(frame.pts * tb)
-                    last_end = max(last_end, t + (float(frame.duration * tb) if frame.duration else default_dur))
-                    tail += 1
+                    for frame in packet.decode():
+                        if frame.pts is None:
+                            continue
+                        t = float(frame.pts * tb)
+                        last_end = max(last_end, t + (float(frame.duration * tb) if frame.duration else default_dur))
+                        tail += 1
                 if tail == 0:
                     return Verified(duration_s=last_end - first, decodable_frames=None, error="frames near the end do not decode")
             return Verified(duration_s=max(0.0, last_end - first), decodable_frames=count if whole else None, error=None)
@@ -331,72 +354,248 @@ def iter_frames(
     times_s: Sequence[float],
     *,
     out_size: Size,
+    plan: bool = True,
     seek: bool | None = None,
 ) -> Iterator[TakenFrame]:
     """The frame on screen at each time (last frame with pts ≤ t; times measured from the first
     frame), converted by swscale to `out_size` (the displayed size; rotation applied after scaling).
 
-    `seek=None` decides by the data: when the samples are at least half a keyframe interval apart,
-    decoding jumps to the keyframe before the next sample whenever that keyframe lies more than a
-    second ahead of the frame last decoded (the frames between need not be decoded); otherwise it
-    decodes straight through, one threaded pass.
-    Costs one decode of every frame (dense) or of the GOPs that hold a sample (sparse)."""
+    By default (`plan=True`, containers whose packets carry presentation times) one demux pass (no
+    decoding) finds the packet SPEC's rule takes for each time; then only what those frames need is
+    decoded: the GOPs holding a chosen frame, from their keyframe up to their last chosen packet,
+    with FFmpeg's `skip_frame` dropping the non-reference frames in between (codecs where that is
+    exact). Should a chosen frame not come out of the decoder (a damaged stream), the remaining times
+    fall back to a scan.
+    The scan (`plan=False`) decodes every frame in one threaded pass, or, when `seek` allows (None:
+    samples at least half a keyframe interval apart), jumps to the keyframe before a sample that lies
+    more than a second ahead.
+    Costs one demux pass and a decode of the frames the samples depend on (plan); one decode of
+    every frame, or of the GOPs holding samples (scan). Memory: two frames, plus a few integers per
+    packet for the plan."""
     times = sorted(times_s)
     if not times:
         return
-    origin = info.start_s
-    spacing = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else math.inf
     with open_container(source) as container:
         stream = _video_stream(container)
         stream.thread_type = "AUTO"
-        tb = stream.time_base
-        keyframes: tuple[float, ...] = ()
-        interval = info.keyframe_interval_s
-        # Seeking pays when a jump skips decoding: samples at least half a keyframe interval (and a
-        # second) apart. Whether a jump is taken is then decided sample by sample (below).
-        wants_seek = seek if seek is not None else (interval is not None and spacing >= max(_MIN_JUMP_S, 0.5 * interval))
-        if wants_seek:
-            span = _index_span(stream) if container.format.name.startswith("mov") else None
-            span = span or _packet_span(container, stream)
-            if span is not None and span.keyframes_s:
-                keyframes = tuple(t - origin for t in span.keyframes_s)
-        use_seek = bool(wants_seek and keyframes)
         converter = _Converter(out_size, _htc_matrix(stream))
+        done = 0
+        if plan and _PLAN_CONTAINERS.search(container.format.name or ""):
+            decode_plan = _plan(container, stream, times, info.start_s)
+            if decode_plan is not None:
+                for taken in _planned(container, stream, decode_plan, times, converter, info.start_s):
+                    yield taken
+                    done += 1
+                if done == len(times):
+                    return
+        yield from _scan(container, stream, info, times[done:], converter, offset=done, seek=seek)
 
-        def decoded(from_s: float | None) -> Iterator[tuple[Any, float]]:
-            container.seek(int(round((from_s + origin) / tb)) if from_s is not None else 0, stream=stream if from_s is not None else None, backward=True, any_frame=False)
-            for frame in container.decode(stream):
-                if frame.pts is not None:
-                    converter.learn(frame)
-                    yield frame, float(frame.pts * tb) - origin
 
-        k = 0
-        held: tuple[Any, float] | None = None
-        frames = decoded(None)
-        while k < len(times):
-            if use_seek and held is not None:
-                kf = keyframes[max(0, bisect.bisect_right(keyframes, times[k] + 1e-9) - 1)]
-                if kf > held[1] + (_MIN_JUMP_S if seek is None else 1e-9):  # the next sample's GOP starts well ahead: jump there
-                    frames = decoded(times[k])  # FFmpeg lands on the keyframe before it (index times are DTS)
-                    held = None
-            moved = False
-            for frame, t in frames:
-                moved = True
-                if t > times[k] + 1e-9:
-                    shown = held if held is not None else (frame, t)
-                    while k < len(times) and t > times[k] + 1e-9:
-                        yield TakenFrame(index=k, time_s=times[k], pts_s=shown[1], image=converter.image(*shown))
-                        k += 1
-                    held = (frame, t)
-                    break
-                held = (frame, t)
+# Containers whose packets carry presentation timestamps (AVI's are decode order: no plan there).
+_PLAN_CONTAINERS = re.compile(r"^(mov|matroska|webm|mpegts|mpeg|flv)")
+# Codecs where FFmpeg's skip_frame=NONREF drops only frames no other frame refers to.
+_NONREF_EXACT = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4"})
+_SEEK_GAP_PACKETS = 600  # demuxing past fewer packets than this is cheaper than a seek
+
+
+@dataclass(frozen=True, slots=True)
+class _DecodePlan:
+    pts: tuple[int, ...]  # every packet's pts, in decode order
+    keyframe_pts: dict[int, int]  # decode index of a keyframe → its pts (where to seek)
+    chosen: tuple[int, ...]  # the pts taken for each (sorted) time
+    segments: tuple[tuple[int, int], ...]  # decode-index ranges to decode, each from a keyframe
+    index_of: dict[int, int]  # pts → decode index
+    skip: str  # skip_frame for packets that are not chosen
+
+
+def _plan(container: Any, stream: Any, times: Sequence[float], origin_s: float) -> _DecodePlan | None:
+    """One demux pass (no decoding): SPEC's chosen packet for each time and the decode-order ranges
+    they need. None when the packets cannot support a plan (missing or repeated pts, no keyframe)."""
+    tb = stream.time_base
+    pts: list[int] = []
+    keys: list[int] = []
+    container.seek(0)
+    for packet in container.demux(stream):
+        if packet.pts is None:
+            if packet.size:
+                return None
+            continue
+        if packet.is_keyframe:
+            keys.append(len(pts))
+        pts.append(packet.pts)
+    index_of = {p: i for i, p in enumerate(pts)}
+    if not keys or len(index_of) != len(pts):
+        return None
+    ordered = sorted(pts)
+    rel = [float(p * tb) - origin_s for p in ordered]
+    chosen = tuple(ordered[max(0, bisect.bisect_right(rel, t + 1e-9) - 1)] for t in times)
+    spans: list[tuple[int, int]] = []
+    for p in sorted(set(chosen)):
+        i = index_of[p]
+        k = max(0, bisect.bisect_right(keys, i) - 1)
+        if pts[i] < pts[keys[k]] and k > 0:
+            k -= 1  # a leading picture (open GOP) refers back into the GOP before its keyframe
+        spans.append((keys[k] if keys[k] <= i else 0, i))
+    spans.sort()
+    segments: list[tuple[int, int]] = []
+    for a, b in spans:
+        if segments and a <= segments[-1][1] + 1:
+            segments[-1] = (segments[-1][0], max(segments[-1][1], b))
+        else:
+            segments.append((a, b))
+    skip = "NONREF" if stream.codec_context.name in _NONREF_EXACT else "DEFAULT"
+    return _DecodePlan(pts=tuple(pts), keyframe_pts={i: pts[i] for i in keys}, chosen=chosen, segments=tuple(segments), index_of=index_of, skip=skip)
+
+
+class _PlanBroken(Exception):
+    """The stream did not behave as its packets promised; the caller falls back to a scan."""
+
+
+def _planned(container: Any, stream: Any, plan: _DecodePlan, times: Sequence[float], converter: _Converter, origin_s: float) -> Iterator[TakenFrame]:
+    """Decode the plan's segments and yield the chosen frames in order; stops early (the caller
+    scans the rest) when a chosen frame does not come out."""
+    tb = stream.time_base
+    cc = stream.codec_context
+    need = set(plan.chosen)
+    taken: set[int] = set()
+    keyframes = sorted(plan.keyframe_pts)
+    k = 0
+    pos = -1  # decode index of the last packet read
+
+    def from_demuxer() -> Iterator[tuple[int, Any]]:
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            i = plan.index_of.get(packet.pts)
+            if i is None:
+                raise _PlanBroken(f"a packet (pts {packet.pts}) the plan did not see")
+            yield i, packet
+
+    def seek_to(start: int) -> Iterator[tuple[int, Any]]:
+        """Packets from decode index `start` on: seek to its keyframe (or an earlier one, should the
+        demuxer land past it), then skip forward."""
+        j = bisect.bisect_right(keyframes, start) - 1
+        while True:
+            if j < 0:
+                container.seek(0)
             else:
-                break  # end of stream
-            if not moved:
+                container.seek(plan.keyframe_pts[keyframes[j]], stream=stream, backward=True, any_frame=False)
+            it = from_demuxer()
+            first = next(it, None)
+            if first is None:
+                if j < 0:
+                    return iter(())
+            elif first[0] <= start or j < 0:
+                return itertools.chain((first,), it)
+            j -= 1
+
+    def out(frames: Sequence[Any]) -> Iterator[TakenFrame]:
+        nonlocal k
+        for frame in frames:
+            if frame.pts is None:
+                continue
+            converter.learn(frame)
+            if frame.pts not in need or frame.pts in taken:
+                continue  # not chosen, or chosen and already given (decoded again in a later segment)
+            if plan.chosen[k] != frame.pts:
+                raise _PlanBroken(f"the frame at pts {plan.chosen[k]} did not come out of the decoder")
+            taken.add(frame.pts)
+            t = float(frame.pts * tb) - origin_s
+            while k < len(times) and plan.chosen[k] == frame.pts:
+                yield TakenFrame(index=k, time_s=times[k], pts_s=t, image=converter.image(frame, t))
+                k += 1
+
+    try:
+        container.seek(0)
+        packets = from_demuxer()
+        for start, end in plan.segments:
+            if start - pos > _SEEK_GAP_PACKETS or start <= pos:
+                packets = seek_to(start)
+            for i, packet in packets:
+                pos = i
+                if i < start:
+                    continue
+                cc.skip_frame = "DEFAULT" if packet.pts in need else plan.skip
+                yield from out(cc.decode(packet))
+                if i >= end:
+                    break
+            cc.skip_frame = "DEFAULT"
+            yield from out(cc.decode(None))  # drain: the segment's last frames
+            cc.flush_buffers()
+    except (_PlanBroken, av.FFmpegError):  # type: ignore[attr-defined]
+        pass  # the caller scans from sample k on
+    finally:
+        cc.skip_frame = "DEFAULT"
+
+
+def _scan(container: Any, stream: Any, info: VideoInfo, times: Sequence[float], converter: _Converter, *, offset: int, seek: bool | None) -> Iterator[TakenFrame]:
+    """The frames on screen at `times` by decoding forward from the keyframe before the first
+    (every frame, or jumping ahead per sample where the samples are sparse; see iter_frames)."""
+    if not times:
+        return
+    tb = stream.time_base
+    origin = info.start_s
+    spacing = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else math.inf
+    keyframes: tuple[float, ...] = ()
+    interval = info.keyframe_interval_s
+    # Seeking pays when a jump skips decoding: samples at least half a keyframe interval (and a
+    # second) apart. Whether a jump is taken is then decided sample by sample (below).
+    wants_seek = seek if seek is not None else (interval is not None and spacing >= max(_MIN_JUMP_S, 0.5 * interval))
+    if wants_seek:
+        span = _index_span(stream) if container.format.name.startswith("mov") else None
+        span = span or _packet_span(container, stream)
+        if span is not None and span.keyframes_s:
+            keyframes = tuple(t - origin for t in span.keyframes_s)
+    use_seek = bool(wants_seek and keyframes)
+
+    def frames_from_here() -> Iterator[tuple[Any, float]]:
+        for frame in container.decode(stream):
+            if frame.pts is not None:
+                converter.learn(frame)
+                yield frame, float(frame.pts * tb) - origin
+
+    def decoded(from_s: float | None) -> Iterator[tuple[Any, float]]:
+        """Frames from the keyframe before `from_s` (None: from the start). Where the demuxer lands
+        past it (MPEG-TS seeks by a timestamp search), it seeks again further back."""
+        at, back = from_s, max(_MIN_JUMP_S, interval or 0.0)
+        while True:
+            if at is None or at <= 0:
+                container.seek(0)
+                return frames_from_here()
+            container.seek(int(round((at + origin) / tb)), stream=stream, backward=True, any_frame=False)
+            frames = frames_from_here()
+            first = next(frames, None)
+            if first is None or first[1] <= from_s + 1e-9:  # type: ignore[operator]
+                return itertools.chain((first,) if first is not None else (), frames)
+            at, back = at - back, back * 2
+
+    k = 0
+    held: tuple[Any, float] | None = None
+    frames = decoded(times[0] if offset else None)  # FFmpeg lands on the keyframe before it (index times are DTS)
+    while k < len(times):
+        if use_seek and held is not None:
+            kf = keyframes[max(0, bisect.bisect_right(keyframes, times[k] + 1e-9) - 1)]
+            if kf > held[1] + (_MIN_JUMP_S if seek is None else 1e-9):  # the next sample's GOP starts well ahead: jump there
+                frames = decoded(times[k])
+                held = None
+        moved = False
+        for frame, t in frames:
+            moved = True
+            if t > times[k] + 1e-9:
+                shown = held if held is not None else (frame, t)
+                while k < len(times) and t > times[k] + 1e-9:
+                    yield TakenFrame(index=offset + k, time_s=times[k], pts_s=shown[1], image=converter.image(*shown))
+                    k += 1
+                held = (frame, t)
                 break
-        while k < len(times) and held is not None:  # the last frame stays on screen
-            yield TakenFrame(index=k, time_s=times[k], pts_s=held[1], image=converter.image(*held))
-            k += 1
+            held = (frame, t)
+        else:
+            break  # end of stream
+        if not moved:
+            break
+    while k < len(times) and held is not None:  # the last frame stays on screen
+        yield TakenFrame(index=offset + k, time_s=times[k], pts_s=held[1], image=converter.image(*held))
+        k += 1
 
 
 class _Converter:
@@ -420,7 +619,11 @@ class _Converter:
         w, h = self.out_size.width_px, self.out_size.height_px
         if _swaps(self.method):
             w, h = h, w
-        im = frame.reformat(width=w, height=h, format="rgb24").to_image()
+        # bgr24 is swscale's fast path to packed RGB here (half rgb24's time, same pixels within
+        # rounding); the 4-byte formats are faster still but smear the left edge at some widths.
+        bgr = frame.reformat(width=w, height=h, format="bgr24")
+        plane = bgr.planes[0]
+        im = Image.frombuffer("RGB", (w, h), plane, "raw", "BGR", plane.line_size, 1)
         if self.method is not None:
             im = im.transpose(self.method)
         self.last = (t, im)
