@@ -64,6 +64,10 @@ def vids(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list
     add("vp9.webm", frames=30, fps=10, codec="libvpx-vp9", container="webm")
     add("h264.ts", frames=30, fps=10, container="mpegts")
     add("mpeg4.avi", frames=30, fps=10, codec="mpeg4", container="avi")
+    # decode-plan cases: open GOPs (HEVC CRA keyframes, MPEG-2 in TS), B-pyramids in Matroska
+    add("hevc-open.mp4", frames=120, fps=10, codec="libx265", gop=24, bframes=3)
+    add("mpeg2-b.ts", frames=120, fps=10, codec="mpeg2video", gop=24, bframes=2, container="mpegts")
+    add("bframes-long.mkv", frames=120, fps=10, bframes=3, gop=30, container="matroska")
     return out
 
 
@@ -87,15 +91,97 @@ def test_fps2_exact_selection(vids: dict[str, tuple[Path, list[float]]]) -> None
     assert_spec_selection(ex, times)
 
 
-@pytest.mark.parametrize("seek", [None, True, False])
-def test_fps_01_sparse_selection_seek_or_not(vids: dict[str, tuple[Path, list[float]]], seek: bool | None) -> None:
+@pytest.mark.parametrize("plan,seek", [(True, None), (False, None), (False, True), (False, False)])
+def test_fps_01_sparse_selection_every_strategy(vids: dict[str, tuple[Path, list[float]]], plan: bool, seek: bool | None) -> None:
     path, times = vids["long-gop.mp4"]
     ex = mp.extract_frames(path, fps=0.1)
     assert ex.times_s == (0.0, 10.0, 20.0, 30.0, 40.0)
     from mediaprep.backends import pyav_backend
 
-    frames = list(pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size, seek=seek))
+    frames = list(pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size, plan=plan, seek=seek))
     assert [read_index(f.image) for f in frames] == [0, 40, 80, 120, 160]
+    assert [f.index for f in frames] == [0, 1, 2, 3, 4]
+
+
+_STRATEGIES = {"plan": dict(plan=True), "scan": dict(plan=False, seek=False), "scan+seek": dict(plan=False, seek=True)}
+
+
+@pytest.mark.parametrize("name", ["bframes.mp4", "long-gop.mp4", "start5.mp4", "vfr.mkv", "h264.ts", "vp9.webm", "mpeg4.avi", "hevc-open.mp4", "mpeg2-b.ts", "bframes-long.mkv"])
+@pytest.mark.parametrize("fps", [0.5, 2, 3.3])
+def test_every_strategy_takes_specs_frame(vids: dict[str, tuple[Path, list[float]]], name: str, fps: float) -> None:
+    """The decode plan (the default), a full scan and a seeking scan all take SPEC's frame, in open
+    GOPs (HEVC, MPEG-2 in TS), B-pyramids, VFR, a first pts of 5 s, VP9 and AVI alike."""
+    from mediaprep.backends import pyav_backend
+
+    path, times = vids[name]
+    ex = mp.extract_frames(path, fps=2)
+    assert ex.ok and ex.info is not None, ex.violations
+    sample_times = sampling.sample_times(ex.info.duration_s, fps, 2000).times_s  # (short clips give < 4: fine here)
+    want = [expected_frame(times, t) for t in sample_times]
+    for label, kw in _STRATEGIES.items():
+        frames = list(pyav_backend.iter_frames(ex._source, ex.info, sample_times, out_size=ex.frame_size, **kw))  # type: ignore[arg-type]
+        assert [read_index(f.image) for f in frames] == want, label
+        assert [f.pts_s for f in frames] == pytest.approx([times[i] for i in want], abs=1e-6), label
+
+
+def _count_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the frames that come out of the decoder (every one passes through _Converter.learn)."""
+    from mediaprep.backends import pyav_backend
+
+    counter = [0]
+    learn = pyav_backend._Converter.learn
+
+    def counting(self: object, frame: object) -> None:
+        counter[0] += 1
+        learn(self, frame)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pyav_backend._Converter, "learn", counting)
+    return counter
+
+
+@pytest.mark.parametrize("name,fps,most", [("bframes-long.mkv", 0.25, 0.4), ("bframes-long.mkv", 2, 0.7), ("hevc-open.mp4", 0.25, 0.3), ("mpeg2-b.ts", 2, 0.6)])
+def test_plan_decodes_only_what_the_chosen_frames_need(vids: dict[str, tuple[Path, list[float]]], monkeypatch: pytest.MonkeyPatch, name: str, fps: float, most: float) -> None:
+    """Sparse samples skip whole GOPs and GOP tails; dense ones skip the non-reference B-frames a scan
+    decodes. (A scan decodes every frame.)"""
+    from mediaprep.backends import pyav_backend
+
+    path, times = vids[name]
+    ex = mp.extract_frames(path, fps=fps)
+    counter = _count_decoded(monkeypatch)
+    planned = [read_index(f.image) for f in pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size)]
+    decoded_by_plan, counter[0] = counter[0], 0
+    scanned = [read_index(f.image) for f in pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size, plan=False, seek=False)]
+    assert planned == scanned == [expected_frame(times, t) for t in ex.times_s]
+    assert counter[0] >= expected_frame(times, ex.times_s[-1]) + 1  # the scan: every frame up to the last sample
+    assert decoded_by_plan <= most * counter[0], (decoded_by_plan, counter[0])
+
+
+@pytest.mark.parametrize("damage", ["drop-last-segment", "drop-middle-segment", "no-plan"])
+def test_a_plan_that_misses_a_frame_falls_back_to_a_scan(vids: dict[str, tuple[Path, list[float]]], monkeypatch: pytest.MonkeyPatch, damage: str) -> None:
+    """When a chosen frame does not come out of the decoder (here: its GOP left out of the plan, as
+    a damaged stream would), the remaining samples are taken by a scan: same frames, in order, once."""
+    import dataclasses
+
+    from mediaprep.backends import pyav_backend
+
+    path, times = vids["bframes-long.mkv"]
+    ex = mp.extract_frames(path, fps=0.5)
+    real = pyav_backend._plan
+
+    def damaged(*args: object, **kw: object) -> object:
+        plan = real(*args, **kw)  # type: ignore[arg-type]
+        if damage == "no-plan":
+            return None
+        assert plan is not None and len(plan.segments) >= 3
+        drop = -1 if damage == "drop-last-segment" else 1
+        segments = list(plan.segments)
+        del segments[drop]
+        return dataclasses.replace(plan, segments=tuple(segments))
+
+    monkeypatch.setattr(pyav_backend, "_plan", damaged)
+    frames = list(pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size))
+    assert [f.index for f in frames] == list(range(len(ex.times_s)))
+    assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in ex.times_s]
 
 
 def test_max_frames_cap_spreads_evenly(vids: dict[str, tuple[Path, list[float]]]) -> None:
@@ -309,6 +395,52 @@ def test_frames_cli(vids: dict[str, tuple[Path, list[float]]], tmp_path: Path) -
     code = main(["frames", str(vids["short.mp4"][0]), "--out", str(tmp_path / "g"), "--json"], stdout=(o2 := io.StringIO()), stderr=io.StringIO())
     assert code == 1 and json.loads(o2.getvalue())["violations"][0]["code"] == "frames.too_few"
     assert main(["frames", str(path), "--out", str(tmp_path / "h"), "--fps", "11"], stdout=io.StringIO(), stderr=io.StringIO()) == 1
+
+
+@pytest.mark.parametrize("api", ["openai", "dashscope"])
+def test_frames_cli_base64_part_is_streamed_from_the_written_files(vids: dict[str, tuple[Path, list[float]]], tmp_path: Path, api: str) -> None:
+    """The default transport: the part's data URLs are written one at a time, read back from the
+    JPEGs just written; the JSON is the same one object a plain json.dumps would give."""
+    path, times = vids["bframes-long.mkv"]
+    out = io.StringIO()
+    code = main(["frames", str(path), "--out", str(tmp_path / "f"), "--fps", "2", "--api", api, "--json"], stdout=out, stderr=io.StringIO())
+    assert code == 0
+    text = out.getvalue()
+    result = json.loads(text)
+    assert text == json.dumps(result, ensure_ascii=False, separators=(",", ":")) + "\n"
+    urls = result["part"]["video"]
+    assert len(urls) == len(result["frames"]) == 24 and result["part"]["fps"] == 2
+    assert (result["part"].get("type") == "video") == (api == "openai")
+    for url, f in zip(urls, result["frames"]):
+        head, b64 = url.split(",", 1)
+        assert head == "data:image/jpeg;base64"
+        assert base64.b64decode(b64) == (tmp_path / "f" / f["file"]).read_bytes()
+        assert read_index(Image.open(tmp_path / "f" / f["file"])) == expected_frame(times, f["time_s"])
+
+
+@pytest.mark.parametrize("count,columns,cell", [(6, 6, 240), (36, 6, 240), (100, 10, 144), (2000, 45, 80)])
+def test_contact_sheet_grows_wider_with_the_count(count: int, columns: int, cell: int, tmp_path: Path) -> None:
+    from mediaprep.apply.video import ContactSheet
+
+    sheet = ContactSheet(count)
+    assert (sheet.columns, sheet.cell_px) == (columns, cell)
+    rows = -(-count // columns)
+    assert sheet.sheet.size == (columns * cell, rows * (cell + sheet.label_h))
+    assert max(sheet.sheet.size) < 65_500  # JPEG's limit
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 180), (250, 250, 250)).save(buf, "JPEG")
+    for n in range(min(count, 12)):
+        sheet.add(n * 0.5, buf.getvalue())
+    sheet.save(tmp_path / "sheet.jpg")
+    im = Image.open(tmp_path / "sheet.jpg").convert("RGB")
+    assert im.size == sheet.sheet.size
+    assert min(im.getpixel((cell // 2, cell // 2))) > 200  # the first cell holds the (white) frame
+    if count > 12:
+        assert max(im.getpixel((cell // 2, (cell + sheet.label_h) * (rows - 1) + cell // 2))) < 60  # an unfilled cell stays dark
+    with pytest.raises(ValueError):
+        full = ContactSheet(1)
+        full.add(0.0, buf.getvalue())
+        full.add(1.0, buf.getvalue())
 
 
 def test_check_cli_mixes_images_and_videos(vids: dict[str, tuple[Path, list[float]]], tmp_path: Path) -> None:

@@ -14,9 +14,14 @@ into seconds here and never leave.
 from __future__ import annotations
 
 import bisect
+import collections
+import concurrent.futures
 import contextlib
 import itertools
 import math
+import os
+import queue
+import threading
 import re
 import struct
 from collections.abc import Iterator, Sequence
@@ -383,7 +388,7 @@ def iter_frames(
         if plan and _PLAN_CONTAINERS.search(container.format.name or ""):
             decode_plan = _plan(container, stream, times, info.start_s)
             if decode_plan is not None:
-                for taken in _planned(container, stream, decode_plan, times, converter, info.start_s):
+                for taken in _planned(source, container, stream, decode_plan, times, converter, info.start_s):
                     yield taken
                     done += 1
                 if done == len(times):
@@ -395,22 +400,31 @@ def iter_frames(
 _PLAN_CONTAINERS = re.compile(r"^(mov|matroska|webm|mpegts|mpeg|flv)")
 # Codecs where FFmpeg's skip_frame=NONREF drops only frames no other frame refers to.
 _NONREF_EXACT = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4"})
-_SEEK_GAP_PACKETS = 600  # demuxing past fewer packets than this is cheaper than a seek
+_MAX_DECODERS = 4  # GOP-parallel decoders at most (one per core up to this)
+_QUEUED_FRAMES = 4  # converted frames a decoder may hold ahead of the consumer
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    start: int  # decode index of the keyframe decoding starts from
+    end: int  # decode index of the last packet it needs
+    own: frozenset[int]  # the chosen pts this segment delivers
 
 
 @dataclass(frozen=True, slots=True)
 class _DecodePlan:
-    pts: tuple[int, ...]  # every packet's pts, in decode order
     keyframe_pts: dict[int, int]  # decode index of a keyframe → its pts (where to seek)
     chosen: tuple[int, ...]  # the pts taken for each (sorted) time
-    segments: tuple[tuple[int, int], ...]  # decode-index ranges to decode, each from a keyframe
+    segments: tuple[_Segment, ...]  # one per GOP holding a chosen frame, in decode order
     index_of: dict[int, int]  # pts → decode index
     skip: str  # skip_frame for packets that are not chosen
 
 
 def _plan(container: Any, stream: Any, times: Sequence[float], origin_s: float) -> _DecodePlan | None:
-    """One demux pass (no decoding): SPEC's chosen packet for each time and the decode-order ranges
-    they need. None when the packets cannot support a plan (missing or repeated pts, no keyframe)."""
+    """One demux pass (no decoding): SPEC's chosen packet for each time and, per GOP, the packets
+    from its keyframe to its last chosen one. A leading picture of an open GOP (decoded after the
+    keyframe, shown before it) refers back into the GOP before: the segment of that GOP delivers it.
+    None when the packets cannot support a plan (missing or repeated pts, no keyframe)."""
     tb = stream.time_base
     pts: list[int] = []
     keys: list[int] = []
@@ -429,103 +443,180 @@ def _plan(container: Any, stream: Any, times: Sequence[float], origin_s: float) 
     ordered = sorted(pts)
     rel = [float(p * tb) - origin_s for p in ordered]
     chosen = tuple(ordered[max(0, bisect.bisect_right(rel, t + 1e-9) - 1)] for t in times)
-    spans: list[tuple[int, int]] = []
-    for p in sorted(set(chosen)):
+    by_gop: dict[int, list[int]] = {}
+    for p in set(chosen):
         i = index_of[p]
-        k = max(0, bisect.bisect_right(keys, i) - 1)
-        if pts[i] < pts[keys[k]] and k > 0:
-            k -= 1  # a leading picture (open GOP) refers back into the GOP before its keyframe
-        spans.append((keys[k] if keys[k] <= i else 0, i))
-    spans.sort()
-    segments: list[tuple[int, int]] = []
-    for a, b in spans:
-        if segments and a <= segments[-1][1] + 1:
-            segments[-1] = (segments[-1][0], max(segments[-1][1], b))
-        else:
-            segments.append((a, b))
+        g = max(0, bisect.bisect_right(keys, i) - 1)
+        if g > 0 and pts[i] < pts[keys[g]]:
+            g -= 1  # a leading picture: decoded with the GOP before
+        by_gop.setdefault(g, []).append(p)
+    segments = tuple(
+        _Segment(start=keys[g] if keys[g] <= min(index_of[p] for p in own) else 0, end=max(index_of[p] for p in own), own=frozenset(own))
+        for g, own in sorted(by_gop.items())
+    )
     skip = "NONREF" if stream.codec_context.name in _NONREF_EXACT else "DEFAULT"
-    return _DecodePlan(pts=tuple(pts), keyframe_pts={i: pts[i] for i in keys}, chosen=chosen, segments=tuple(segments), index_of=index_of, skip=skip)
+    return _DecodePlan(keyframe_pts={i: pts[i] for i in keys}, chosen=chosen, segments=segments, index_of=index_of, skip=skip)
 
 
 class _PlanBroken(Exception):
     """The stream did not behave as its packets promised; the caller falls back to a scan."""
 
 
-def _planned(container: Any, stream: Any, plan: _DecodePlan, times: Sequence[float], converter: _Converter, origin_s: float) -> Iterator[TakenFrame]:
-    """Decode the plan's segments and yield the chosen frames in order; stops early (the caller
-    scans the rest) when a chosen frame does not come out."""
-    tb = stream.time_base
+def _decode_segment(container: Any, stream: Any, plan: _DecodePlan, segment: _Segment, converter: _Converter, stop: threading.Event) -> Iterator[tuple[int, Image.Image]]:
+    """Decode one segment: seek to its keyframe (further back should the demuxer land past it),
+    send its packets, the chosen ones decoded in full and the others with the plan's skip_frame,
+    drain; yields (pts, image) for each chosen frame it owns, in presentation order.
+    Raises _PlanBroken when the demuxer shows packets the plan did not see or an owned frame is
+    missing; returns early once `stop` is set."""
     cc = stream.codec_context
-    need = set(plan.chosen)
-    taken: set[int] = set()
+    tb = stream.time_base
     keyframes = sorted(plan.keyframe_pts)
-    k = 0
-    pos = -1  # decode index of the last packet read
+    j = bisect.bisect_right(keyframes, segment.start) - 1
+    packets: Iterator[Any] = iter(())
+    while True:  # position the demuxer at or before the segment's keyframe
+        if j < 0:
+            container.seek(0)
+        else:
+            container.seek(plan.keyframe_pts[keyframes[j]], stream=stream, backward=True, any_frame=False)
+        packets = (p for p in container.demux(stream) if p.pts is not None)
+        first = next(packets, None)
+        if first is None:
+            raise _PlanBroken("no packets after a seek")
+        i = plan.index_of.get(first.pts)
+        if i is None:
+            raise _PlanBroken(f"a packet (pts {first.pts}) the plan did not see")
+        if i <= segment.start or j < 0:
+            packets = itertools.chain((first,), packets)
+            break
+        j -= 1
+    need = set(plan.chosen)
+    delivered: set[int] = set()
 
-    def from_demuxer() -> Iterator[tuple[int, Any]]:
-        for packet in container.demux(stream):
-            if packet.pts is None:
-                continue
-            i = plan.index_of.get(packet.pts)
-            if i is None:
-                raise _PlanBroken(f"a packet (pts {packet.pts}) the plan did not see")
-            yield i, packet
-
-    def seek_to(start: int) -> Iterator[tuple[int, Any]]:
-        """Packets from decode index `start` on: seek to its keyframe (or an earlier one, should the
-        demuxer land past it), then skip forward."""
-        j = bisect.bisect_right(keyframes, start) - 1
-        while True:
-            if j < 0:
-                container.seek(0)
-            else:
-                container.seek(plan.keyframe_pts[keyframes[j]], stream=stream, backward=True, any_frame=False)
-            it = from_demuxer()
-            first = next(it, None)
-            if first is None:
-                if j < 0:
-                    return iter(())
-            elif first[0] <= start or j < 0:
-                return itertools.chain((first,), it)
-            j -= 1
-
-    def out(frames: Sequence[Any]) -> Iterator[TakenFrame]:
-        nonlocal k
+    def take(frames: Sequence[Any]) -> Iterator[tuple[int, Image.Image]]:
         for frame in frames:
             if frame.pts is None:
                 continue
             converter.learn(frame)
-            if frame.pts not in need or frame.pts in taken:
-                continue  # not chosen, or chosen and already given (decoded again in a later segment)
-            if plan.chosen[k] != frame.pts:
-                raise _PlanBroken(f"the frame at pts {plan.chosen[k]} did not come out of the decoder")
-            taken.add(frame.pts)
-            t = float(frame.pts * tb) - origin_s
-            while k < len(times) and plan.chosen[k] == frame.pts:
-                yield TakenFrame(index=k, time_s=times[k], pts_s=t, image=converter.image(frame, t))
-                k += 1
+            if frame.pts in segment.own and frame.pts not in delivered:
+                delivered.add(frame.pts)
+                yield frame.pts, converter.image(frame, float(frame.pts * tb))
 
     try:
-        container.seek(0)
-        packets = from_demuxer()
-        for start, end in plan.segments:
-            if start - pos > _SEEK_GAP_PACKETS or start <= pos:
-                packets = seek_to(start)
-            for i, packet in packets:
-                pos = i
-                if i < start:
-                    continue
-                cc.skip_frame = "DEFAULT" if packet.pts in need else plan.skip
-                yield from out(cc.decode(packet))
-                if i >= end:
-                    break
-            cc.skip_frame = "DEFAULT"
-            yield from out(cc.decode(None))  # drain: the segment's last frames
-            cc.flush_buffers()
-    except (_PlanBroken, av.FFmpegError):  # type: ignore[attr-defined]
-        pass  # the caller scans from sample k on
+        for packet in packets:
+            if stop.is_set():
+                return
+            i = plan.index_of.get(packet.pts)
+            if i is None:
+                raise _PlanBroken(f"a packet (pts {packet.pts}) the plan did not see")
+            if i < segment.start:
+                continue
+            cc.skip_frame = "DEFAULT" if packet.pts in need else plan.skip
+            yield from take(cc.decode(packet))
+            if i >= segment.end:
+                break
+        cc.skip_frame = "DEFAULT"
+        yield from take(cc.decode(None))  # drain: the segment's last frames
     finally:
         cc.skip_frame = "DEFAULT"
+        cc.flush_buffers()
+    if len(delivered) != len(segment.own):
+        raise _PlanBroken(f"{len(segment.own) - len(delivered)} chosen frame(s) did not come out of the decoder")
+
+
+def _decoders(count: int) -> int:
+    """How many GOP-parallel decoders to run: one per core this process may use, at most
+    _MAX_DECODERS, at most one per segment."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, _MAX_DECODERS, count))
+
+
+def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, times: Sequence[float], converter: _Converter, origin_s: float) -> Iterator[TakenFrame]:
+    """The plan's chosen frames, in order. Segments (GOPs) are independent, so with more than one
+    core each is decoded by its own single-threaded decoder, in parallel (faster than FFmpeg's frame
+    threading here, which stalls at every segment's drain); each decoder runs at most
+    _QUEUED_FRAMES converted frames ahead of the consumer. Stops early (the caller scans the rest)
+    when a segment fails."""
+    tb = stream.time_base
+    segments = plan.segments
+    workers = _decoders(len(segments))
+    k = 0
+
+    def frames_of(pts: int, image: Image.Image) -> Iterator[TakenFrame]:
+        nonlocal k
+        if k >= len(times) or plan.chosen[k] != pts:
+            raise _PlanBroken("a chosen frame came out of order")
+        t = float(pts * tb) - origin_s
+        while k < len(times) and plan.chosen[k] == pts:
+            yield TakenFrame(index=k, time_s=times[k], pts_s=t, image=image)
+            k += 1
+
+    stop = threading.Event()
+    if workers == 1:  # one decoder, with FFmpeg's own threads (the caller set thread_type)
+        try:
+            for segment in segments:
+                for pts, image in _decode_segment(container, stream, plan, segment, converter, stop):
+                    yield from frames_of(pts, image)
+        except (_PlanBroken, av.FFmpegError):  # type: ignore[attr-defined]
+            pass  # the caller scans from sample k on
+        return
+
+    idle: queue.SimpleQueue[tuple[Any, Any, _Converter]] = queue.SimpleQueue()
+    opened = contextlib.ExitStack()
+    done = object()
+
+    def run(segment: _Segment, out: queue.Queue[Any]) -> None:
+        c, st, conv = idle.get()
+
+        def hand(item: Any) -> None:
+            while not stop.is_set():
+                with contextlib.suppress(queue.Full):
+                    out.put(item, timeout=0.2)
+                    return
+
+        try:
+            for item in _decode_segment(c, st, plan, segment, conv, stop):
+                hand(item)
+            hand(done)
+        except BaseException as exc:  # handed to the consumer, which falls back to a scan
+            hand(exc)
+        finally:
+            idle.put((c, st, conv))
+
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mediaprep-decode")
+    pending: collections.deque[queue.Queue[Any]] = collections.deque()
+    upcoming = iter(segments)
+
+    def submit() -> None:
+        segment = next(upcoming, None)
+        if segment is not None:
+            q: queue.Queue[Any] = queue.Queue(maxsize=_QUEUED_FRAMES)
+            pending.append(q)
+            executor.submit(run, segment, q)
+
+    try:
+        for _ in range(workers):
+            c = opened.enter_context(open_container(source))
+            st = _video_stream(c)
+            st.thread_count = 1  # parallel across GOPs instead
+            idle.put((c, st, _Converter(converter.out_size, converter.fallback)))
+        for _ in range(workers):
+            submit()
+        while pending:
+            q = pending.popleft()
+            while (item := q.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item if isinstance(item, _PlanBroken) else _PlanBroken(_describe(item))
+                yield from frames_of(*item)
+            submit()
+    except (_PlanBroken, UnreadableVideo, NoVideoStream):
+        pass  # the caller scans from sample k on
+    finally:
+        stop.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+        opened.close()
 
 
 def _scan(container: Any, stream: Any, info: VideoInfo, times: Sequence[float], converter: _Converter, *, offset: int, seek: bool | None) -> Iterator[TakenFrame]:
