@@ -37,7 +37,8 @@ from a packet pass). The table gives how often ffmpeg's fps filter took another 
 that mediaprep took SPEC's frame every time.
 
 Breakdown (in-process, the library API with the same calls the CLI makes): where mediaprep's time
-goes — probe+verify, decode (PyAV), swscale conversion, padding+JPEG encode, base64 — and how many
+goes — probe+verify, waiting for decoded frames, swscale conversion (in the decoder threads),
+padding+JPEG encode, base64 — and how many
 frames were decoded and how many seeks were made, counted by wrapping two private helpers of
 mediaprep.backends.pyav_backend (read-only instrumentation; nothing in mediaprep changes).
 """
@@ -52,6 +53,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -296,8 +298,8 @@ def frame_choice(label: str, r: Result) -> Choice:
 class Breakdown:
     label: str
     probe_s: float = 0.0
-    next_s: float = 0.0  # waiting for iter_frames' next frame: decode + conversion + seeks
-    convert_s: float = 0.0  # swscale reformat + to_image (+ transpose) inside that
+    next_s: float = 0.0  # waiting for iter_frames' next frame: plan + decode + conversion + seeks
+    convert_s: float = 0.0  # swscale reformat + to_image (+ transpose), summed over decoder threads
     encode_s: float = 0.0  # pad + JPEG quality 90 (apply.video.encode_frames' work)
     b64_s: float = 0.0
     total_s: float = 0.0
@@ -307,9 +309,7 @@ class Breakdown:
     seeks: int = 0
     source_frames: int = 0
 
-    @property
-    def decode_s(self) -> float:
-        return self.next_s - self.convert_s
+    lock: Any = field(default_factory=threading.Lock, repr=False)
 
 
 class _CountingContainer:
@@ -319,7 +319,8 @@ class _CountingContainer:
         self._inner, self._stats = inner, stats
 
     def seek(self, *args: Any, **kwargs: Any) -> Any:
-        self._stats.seeks += 1
+        with self._stats.lock:
+            self._stats.seeks += 1
         return self._inner.seek(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -337,8 +338,9 @@ def _instrumented(stats: Breakdown):  # noqa: ANN202
         with orig_open(source) as c:
             yield _CountingContainer(c, stats)
 
-    def learn(self: Any, frame: Any) -> None:  # called once per decoded frame with a pts
-        stats.decoded += 1
+    def learn(self: Any, frame: Any) -> None:  # called once per decoded frame with a pts (any thread)
+        with stats.lock:
+            stats.decoded += 1
         orig_learn(self, frame)
 
     def image(self: Any, frame: Any, t: float) -> Any:
@@ -347,8 +349,9 @@ def _instrumented(stats: Breakdown):  # noqa: ANN202
         try:
             return orig_image(self, frame, t)
         finally:
-            stats.convert_s += time.perf_counter() - t0
-            stats.conversions += 0 if cached else 1
+            with stats.lock:
+                stats.convert_s += time.perf_counter() - t0
+                stats.conversions += 0 if cached else 1
 
     pb.open_container, pb._Converter.learn, pb._Converter.image = open_container, learn, image
     try:
@@ -548,7 +551,7 @@ def main() -> int:
                 b.label,
                 f"{b.total_s:.1f}",
                 f"{b.probe_s:.2f}",
-                f"{b.decode_s:.1f}",
+                f"{b.next_s:.1f}",
                 f"{b.convert_s:.1f} ({1000 * b.convert_s / max(b.conversions, 1):.1f} ms)",
                 f"{b.encode_s:.1f} ({1000 * b.encode_s / max(b.frames_out, 1):.1f} ms)",
                 f"{b.b64_s:.2f}",
@@ -557,7 +560,9 @@ def main() -> int:
                 b.seeks,
             ])
         print("mediaprep in-process breakdown (library API, same calls as the CLI; s, per-frame ms in brackets):")
-        print(table(["case", "total", "probe+verify", "decode", "convert (swscale)", "pad+JPEG q90", "base64", "other", "decoded/source frames", "seeks"], brow))
+        print(table(["case", "total", "probe+verify", "waiting for frames", "convert, in decoder threads", "pad+JPEG q90", "base64", "other", "decoded/source frames", "seeks"], brow))
+        print("(waiting for frames = the packet pass + decoding + conversion not overlapped with JPEG encoding; the")
+        print(" conversion runs in the decoder threads, GOPs in parallel, so its column is thread time, not wall time)")
         if floor is not None:
             print(f"decode floor: ffmpeg -i 10min.mp4 -f null - : {floor[0]:.1f} s wall, {floor[1]:.1f} s CPU (every frame decoded, nothing written)")
         print()

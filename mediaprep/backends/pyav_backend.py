@@ -6,9 +6,12 @@ into seconds here and never leave.
   missing, disagrees or is implausible.
 - `verify_video`: decodes the first frames and the tail (a seek near the end), which also measures
   the true duration; clips under a few seconds are decoded whole, counting their decodable frames.
-- `iter_frames`: the frames on screen at given times, decoded in one threaded pass when the times are
-  dense, seeking keyframe to keyframe when they are sparse; converted and scaled by swscale straight
-  to the output size; rotation and mirroring applied. Memory: two frames, whatever the length.
+- `iter_frames`: the frames on screen at given times. A demux pass finds the packet SPEC's rule
+  takes for each time; only the GOPs holding one are decoded, from their keyframe to their last
+  chosen packet, non-reference frames skipped where that is exact, GOPs decoded in parallel (one
+  single-threaded decoder per core). A scan (every frame, or keyframe-to-keyframe jumps) is the
+  fallback. Converted and scaled by swscale straight to the output size; rotation and mirroring
+  applied. Memory: a few frames per decoder, whatever the length.
 """
 
 from __future__ import annotations
@@ -193,16 +196,21 @@ def _index_span(stream: Any) -> _Span | None:
     return _Span(first_s=min(times), end_s=max(times) + step, frames=n, keyframes_s=keys)
 
 
-def _last_keyframe_ts(stream: Any) -> int | None:
-    """MP4/MOV: the index timestamp (a DTS, in the stream's time base) of the last keyframe; free."""
+def _last_keyframe(stream: Any) -> tuple[int, int] | None:
+    """MP4/MOV: the index timestamp (a DTS, in the stream's time base) of the last keyframe and the
+    number of packets from it to the end; free (the index is parsed already)."""
     try:
         entries = stream.index_entries
-        for i in range(len(entries) - 1, -1, -1):
+        n = len(entries)
+        for i in range(n - 1, -1, -1):
             if entries[i].flags & 1:
-                return int(entries[i].timestamp)
+                return int(entries[i].timestamp), n - i
     except Exception:
         return None
     return None
+
+
+_MAX_REORDER = 16  # H.264/HEVC: at most 16 frames wait for display (max_num_reorder_frames)
 
 
 def probe_video(source: Source, sniffed: Sniffed, size_bytes: int) -> VideoInfo:
@@ -321,15 +329,23 @@ def verify_video(source: Source, info: VideoInfo) -> Verified:
                 # lands a GOP early when that keyframe opens an open GOP; those packets are dropped:
                 # the last GOP then starts afresh, its leading frames skipped by the decoder.)
                 target = int((info.start_s + max(0.0, info.duration_s - 3.0)) / tb)
-                last_key = _last_keyframe_ts(stream) if container.format.name.startswith("mov") else None
-                from_last_key = last_key is not None and last_key > target
+                last_key = _last_keyframe(stream) if container.format.name.startswith("mov") else None
+                from_last_key = last_key is not None and last_key[0] > target
+                # From the last keyframe, the non-reference frames are skipped (where that is exact)
+                # but for the last _MAX_REORDER packets: the frames shown last are among them.
+                skipping = from_last_key and stream.codec_context.name in _NONREF_EXACT
+                left = last_key[1] if last_key is not None else 0
                 if from_last_key:
-                    target = last_key
+                    target = last_key[0]  # type: ignore[index]
                 container.seek(target, stream=stream, backward=True, any_frame=False)
+                cc = stream.codec_context
                 tail = 0
                 for packet in container.demux(stream):
                     if from_last_key and packet.size and packet.dts is not None and packet.dts < target:
                         continue
+                    if skipping and packet.size:
+                        cc.skip_frame = "NONREF" if left > _MAX_REORDER else "DEFAULT"
+                        left -= 1
                     for frame in packet.decode():
                         if frame.pts is None:
                             continue
@@ -401,7 +417,7 @@ _PLAN_CONTAINERS = re.compile(r"^(mov|matroska|webm|mpegts|mpeg|flv)")
 # Codecs where FFmpeg's skip_frame=NONREF drops only frames no other frame refers to.
 _NONREF_EXACT = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4"})
 _MAX_DECODERS = 4  # GOP-parallel decoders at most (one per core up to this)
-_QUEUED_FRAMES = 4  # converted frames a decoder may hold ahead of the consumer
+_QUEUED_BYTES = 64 << 20  # converted frames a decoder may hold ahead of the consumer (4 to 64 frames)
 
 
 @dataclass(frozen=True, slots=True)
@@ -536,9 +552,9 @@ def _decoders(count: int) -> int:
 def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, times: Sequence[float], converter: _Converter, origin_s: float) -> Iterator[TakenFrame]:
     """The plan's chosen frames, in order. Segments (GOPs) are independent, so with more than one
     core each is decoded by its own single-threaded decoder, in parallel (faster than FFmpeg's frame
-    threading here, which stalls at every segment's drain); each decoder runs at most
-    _QUEUED_FRAMES converted frames ahead of the consumer. Stops early (the caller scans the rest)
-    when a segment fails."""
+    threading here, which stalls at every segment's drain); each segment holds at most
+    _QUEUED_BYTES of converted frames ahead of the consumer, and one more segment than there are
+    decoders is under way. Stops early (the caller scans the rest) when a segment fails."""
     tb = stream.time_base
     segments = plan.segments
     workers = _decoders(len(segments))
@@ -589,10 +605,13 @@ def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, tim
     pending: collections.deque[queue.Queue[Any]] = collections.deque()
     upcoming = iter(segments)
 
+    w, h = converter.out_size.width_px, converter.out_size.height_px
+    room = max(4, min(64, _QUEUED_BYTES // max(1, w * h * 4)))  # Pillow keeps RGB at 4 bytes a pixel
+
     def submit() -> None:
         segment = next(upcoming, None)
         if segment is not None:
-            q: queue.Queue[Any] = queue.Queue(maxsize=_QUEUED_FRAMES)
+            q: queue.Queue[Any] = queue.Queue(maxsize=room)
             pending.append(q)
             executor.submit(run, segment, q)
 
@@ -602,7 +621,7 @@ def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, tim
             st = _video_stream(c)
             st.thread_count = 1  # parallel across GOPs instead
             idle.put((c, st, _Converter(converter.out_size, converter.fallback)))
-        for _ in range(workers):
+        for _ in range(workers + 1):  # one waiting, so a decoder that finishes moves straight on
             submit()
         while pending:
             q = pending.popleft()
