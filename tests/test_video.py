@@ -124,6 +124,38 @@ def test_every_strategy_takes_specs_frame(vids: dict[str, tuple[Path, list[float
         assert [f.pts_s for f in frames] == pytest.approx([times[i] for i in want], abs=1e-6), label
 
 
+@pytest.mark.parametrize("decoders", [1, 3])
+@pytest.mark.parametrize("name", ["hevc-open.mp4", "mpeg2-b.ts", "bframes-long.mkv", "vfr.mkv"])
+def test_plan_takes_specs_frame_with_one_or_many_decoders(vids: dict[str, tuple[Path, list[float]]], monkeypatch: pytest.MonkeyPatch, name: str, decoders: int) -> None:
+    """One decoder (a one-core machine: FFmpeg's frame threads, skip_frame switched per packet) and
+    more decoders than cores (GOPs in parallel, finishing out of order) give the same frames."""
+    from mediaprep.backends import pyav_backend
+
+    monkeypatch.setattr(pyav_backend, "_MAX_DECODERS", decoders)
+    monkeypatch.setattr(pyav_backend.os, "sched_getaffinity", lambda pid: set(range(decoders)))
+    path, times = vids[name]
+    ex = mp.extract_frames(path, fps=2)
+    for fps in (0.5, 2, 5):
+        sample_times = sampling.sample_times(ex.info.duration_s, fps, 2000).times_s  # type: ignore[union-attr]
+        frames = list(pyav_backend.iter_frames(ex._source, ex.info, sample_times, out_size=ex.frame_size))  # type: ignore[arg-type]
+        assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in sample_times], fps
+        assert [f.index for f in frames] == list(range(len(sample_times)))
+
+
+def test_closing_the_frames_early_stops_the_decoders(vids: dict[str, tuple[Path, list[float]]]) -> None:
+    """A caller that stops iterating (a generator closed after two frames) leaves no decoder thread."""
+    import threading
+
+    from mediaprep.backends import pyav_backend
+
+    path, times = vids["bframes-long.mkv"]
+    ex = mp.extract_frames(path, fps=2)
+    it = pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size)  # type: ignore[arg-type]
+    assert [read_index(next(it).image) for _ in range(2)] == [expected_frame(times, t) for t in ex.times_s[:2]]
+    it.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("mediaprep-decode")]
+
+
 def _count_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the frames that come out of the decoder (every one passes through _Converter.learn)."""
     from mediaprep.backends import pyav_backend

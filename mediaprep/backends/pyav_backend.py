@@ -417,7 +417,7 @@ _PLAN_CONTAINERS = re.compile(r"^(mov|matroska|webm|mpegts|mpeg|flv)")
 # Codecs where FFmpeg's skip_frame=NONREF drops only frames no other frame refers to.
 _NONREF_EXACT = frozenset({"h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4"})
 _MAX_DECODERS = 4  # GOP-parallel decoders at most (one per core up to this)
-_QUEUED_BYTES = 64 << 20  # converted frames a decoder may hold ahead of the consumer (4 to 64 frames)
+_QUEUED_BYTES = 128 << 20  # converted frames all decoders together may hold ahead of the consumer
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,8 +429,10 @@ class _Segment:
 
 @dataclass(frozen=True, slots=True)
 class _DecodePlan:
+    keyframes: tuple[int, ...]  # decode indices of the keyframes, ascending
     keyframe_pts: dict[int, int]  # decode index of a keyframe → its pts (where to seek)
     chosen: tuple[int, ...]  # the pts taken for each (sorted) time
+    need: frozenset[int]  # the chosen pts, as a set
     segments: tuple[_Segment, ...]  # one per GOP holding a chosen frame, in decode order
     index_of: dict[int, int]  # pts → decode index
     skip: str  # skip_frame for packets that are not chosen
@@ -471,7 +473,7 @@ def _plan(container: Any, stream: Any, times: Sequence[float], origin_s: float) 
         for g, own in sorted(by_gop.items())
     )
     skip = "NONREF" if stream.codec_context.name in _NONREF_EXACT else "DEFAULT"
-    return _DecodePlan(keyframe_pts={i: pts[i] for i in keys}, chosen=chosen, segments=segments, index_of=index_of, skip=skip)
+    return _DecodePlan(keyframes=tuple(keys), keyframe_pts={i: pts[i] for i in keys}, chosen=chosen, need=frozenset(chosen), segments=segments, index_of=index_of, skip=skip)
 
 
 class _PlanBroken(Exception):
@@ -486,7 +488,7 @@ def _decode_segment(container: Any, stream: Any, plan: _DecodePlan, segment: _Se
     missing; returns early once `stop` is set."""
     cc = stream.codec_context
     tb = stream.time_base
-    keyframes = sorted(plan.keyframe_pts)
+    keyframes = plan.keyframes
     j = bisect.bisect_right(keyframes, segment.start) - 1
     packets: Iterator[Any] = iter(())
     while True:  # position the demuxer at or before the segment's keyframe
@@ -505,7 +507,7 @@ def _decode_segment(container: Any, stream: Any, plan: _DecodePlan, segment: _Se
             packets = itertools.chain((first,), packets)
             break
         j -= 1
-    need = set(plan.chosen)
+    need = plan.need
     delivered: set[int] = set()
 
     def take(frames: Sequence[Any]) -> Iterator[tuple[int, Image.Image]]:
@@ -552,9 +554,9 @@ def _decoders(count: int) -> int:
 def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, times: Sequence[float], converter: _Converter, origin_s: float) -> Iterator[TakenFrame]:
     """The plan's chosen frames, in order. Segments (GOPs) are independent, so with more than one
     core each is decoded by its own single-threaded decoder, in parallel (faster than FFmpeg's frame
-    threading here, which stalls at every segment's drain); each segment holds at most
-    _QUEUED_BYTES of converted frames ahead of the consumer, and one more segment than there are
-    decoders is under way. Stops early (the caller scans the rest) when a segment fails."""
+    threading here, which stalls at every segment's drain); one more segment than there are decoders
+    is under way, and together they hold at most _QUEUED_BYTES of converted frames (at least 4 each)
+    ahead of the consumer. Stops early (the caller scans the rest) when a segment fails."""
     tb = stream.time_base
     segments = plan.segments
     workers = _decoders(len(segments))
@@ -606,7 +608,7 @@ def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, tim
     upcoming = iter(segments)
 
     w, h = converter.out_size.width_px, converter.out_size.height_px
-    room = max(4, min(64, _QUEUED_BYTES // max(1, w * h * 4)))  # Pillow keeps RGB at 4 bytes a pixel
+    room = max(4, min(64, _QUEUED_BYTES // (workers + 1) // max(1, w * h * 4)))  # Pillow keeps RGB at 4 bytes a pixel
 
     def submit() -> None:
         segment = next(upcoming, None)
