@@ -157,6 +157,12 @@ class _Span:
     keyframes_s: tuple[float, ...]
 
 
+def _s(ticks: int, tb: Fraction) -> float:
+    """Seconds, the same float as float(ticks * tb) (int / int is correctly rounded) at a fraction
+    of a Fraction's cost: this runs once per packet of an hour-long video."""
+    return ticks * tb.numerator / tb.denominator
+
+
 def _packet_span(container: Any, stream: Any) -> _Span | None:
     """One demux pass (no decoding): first pts, last pts + duration, packet and keyframe counts."""
     tb = stream.time_base
@@ -168,8 +174,8 @@ def _packet_span(container: Any, stream: Any) -> _Span | None:
     for packet in container.demux(stream):
         if packet.pts is None:
             continue
-        t = float(packet.pts * tb)
-        dur = float(packet.duration * tb) if packet.duration else 0.0
+        t = _s(packet.pts, tb)
+        dur = _s(packet.duration, tb) if packet.duration else 0.0
         first = min(first, t)
         end = max(end, t + dur)
         count += 1
@@ -190,8 +196,8 @@ def _index_span(stream: Any) -> _Span | None:
     if n == 0:
         return None
     tb = stream.time_base
-    times = [float(entries[i].timestamp * tb) for i in range(n)]
-    keys = tuple(sorted(float(entries[i].timestamp * tb) for i in range(n) if entries[i].flags & 1))
+    times = [_s(entries[i].timestamp, tb) for i in range(n)]
+    keys = tuple(sorted(_s(entries[i].timestamp, tb) for i in range(n) if entries[i].flags & 1))
     step = (max(times) - min(times)) / (n - 1) if n > 1 else 0.0
     return _Span(first_s=min(times), end_s=max(times) + step, frames=n, keyframes_s=keys)
 
@@ -459,7 +465,7 @@ def _plan(container: Any, stream: Any, times: Sequence[float], origin_s: float) 
     if not keys or len(index_of) != len(pts):
         return None
     ordered = sorted(pts)
-    rel = [float(p * tb) - origin_s for p in ordered]
+    rel = [_s(p, tb) - origin_s for p in ordered]
     chosen = tuple(ordered[max(0, bisect.bisect_right(rel, t + 1e-9) - 1)] for t in times)
     by_gop: dict[int, list[int]] = {}
     for p in set(chosen):
