@@ -85,7 +85,8 @@ def extract_frames(
     """SPEC §2's sampling of a video: N = floor(duration × fps) frames at t_k = k / fps (evenly over
     the duration when N > max_frames), each the frame on screen at t_k. With `token_budget`, a plan
     over it takes fewer (a multiple of 4, spread evenly) or smaller frames (see `budget`). Probing and verifying cost a
-    few frame decodes; iterating decodes the video once (or the GOPs holding samples, when sparse)."""
+    few frame decodes; iterating costs one demux pass and a decode of what the sampled frames need:
+    the GOPs holding one, up to their last sampled frame, non-reference frames skipped."""
     from .resolve import label_for, resolve
 
     target = target or Target()

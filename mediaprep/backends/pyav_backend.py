@@ -397,8 +397,8 @@ def iter_frames(
     samples at least half a keyframe interval apart), jumps to the keyframe before a sample that lies
     more than a second ahead.
     Costs one demux pass and a decode of the frames the samples depend on (plan); one decode of
-    every frame, or of the GOPs holding samples (scan). Memory: two frames, plus a few integers per
-    packet for the plan."""
+    every frame, or of the GOPs holding samples (scan). Memory: a decoder per core and up to 128 MB
+    of frames waiting for the caller (plan), two frames (scan); a few integers per packet."""
     times = sorted(times_s)
     if not times:
         return
