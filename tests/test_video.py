@@ -15,7 +15,7 @@ from mediaprep import sampling
 from mediaprep.check import check_video
 from mediaprep.cli import main
 from mediaprep.models import VideoInfo
-from videos import expected_frame, make_video, read_index
+from videos import expected_frame, make_video, read_index, trim_edit_list
 
 MiB = 1 << 20
 
@@ -154,6 +154,109 @@ def test_closing_the_frames_early_stops_the_decoders(vids: dict[str, tuple[Path,
     assert [read_index(next(it).image) for _ in range(2)] == [expected_frame(times, t) for t in ex.times_s[:2]]
     it.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("mediaprep-decode")]
+
+
+@pytest.mark.parametrize("gop,end_s", [(20, 5.5), (30, 5.5), (20, 7.5), (30, 9.5)])
+def test_an_mp4_trimmed_by_its_edit_list(tmp_path: Path, gop: int, end_s: float) -> None:
+    """A lossless trim (the edit list ends before the samples do; FFmpeg indexes the rest, flagged
+    discard): the duration is the edit's, the tail verifies, and every strategy takes SPEC's frame."""
+    from mediaprep.backends import pyav_backend
+
+    full = tmp_path / "full.mp4"
+    times = make_video(full, frames=120, fps=10, gop=gop, bframes=3)
+    trimmed = tmp_path / "trimmed.mp4"
+    trim_edit_list(full, trimmed, end_s)
+    report = mp.check(trimmed)
+    assert report.status == "ok", report.violations
+    assert report.info.duration_s == pytest.approx(end_s, abs=0.01)  # type: ignore[union-attr]
+    ex = mp.extract_frames(trimmed, fps=2)
+    assert ex.times_s[-1] < end_s
+    want = [expected_frame(times, t) for t in ex.times_s]
+    for label, kw in _STRATEGIES.items():
+        frames = list(pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size, **kw))  # type: ignore[arg-type]
+        assert [read_index(f.image) for f in frames] == want, label
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg2video"])
+def test_scan_in_mpeg_ts_when_a_seek_lands_after_the_last_keyframe(tmp_path: Path, codec: str) -> None:
+    """MPEG-TS seeks by a timestamp search and can land on a packet after the last keyframe, where
+    nothing decodes: the scan seeks further back instead of dropping the remaining samples, and so
+    does the plan's fallback."""
+    import dataclasses
+
+    from mediaprep.backends import pyav_backend
+
+    path = tmp_path / "gop30.ts"
+    times = make_video(path, frames=120, fps=10, gop=30, codec=codec, container="mpegts")
+    ex = mp.extract_frames(path, fps=2)
+    for fps in (0.5, 0.3, 0.25, 0.2):
+        sample_times = sampling.sample_times(ex.info.duration_s, fps, 2000).times_s  # type: ignore[union-attr]
+        frames = list(pyav_backend.iter_frames(ex._source, ex.info, sample_times, out_size=ex.frame_size, plan=False, seek=True))  # type: ignore[arg-type]
+        assert [f.index for f in frames] == list(range(len(sample_times))), fps
+        assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in sample_times], fps
+    real = pyav_backend._plan
+
+    def without_last_gop(*args: object, **kw: object) -> object:
+        plan = real(*args, **kw)  # type: ignore[arg-type]
+        assert plan is not None
+        return dataclasses.replace(plan, segments=plan.segments[:-1])
+
+    with pytest.MonkeyPatch.context() as mpatch:
+        mpatch.setattr(pyav_backend, "_plan", without_last_gop)
+        for fps in (0.5, 0.3, 1, 2):
+            sample_times = sampling.sample_times(ex.info.duration_s, fps, 2000).times_s  # type: ignore[union-attr]
+            frames = list(pyav_backend.iter_frames(ex._source, ex.info, sample_times, out_size=ex.frame_size))  # type: ignore[arg-type]
+            assert [f.index for f in frames] == list(range(len(sample_times))), fps
+            assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in sample_times], fps
+
+
+def test_an_unfinished_frame_iterator_does_not_keep_the_process_alive(vids: dict[str, tuple[Path, list[float]]], tmp_path: Path) -> None:
+    """A caller that takes one frame and exits with the iterator still referenced (decoders blocked
+    on full queues) ends promptly: the decoder threads never hold the interpreter open."""
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "two-gops.mkv"
+    make_video(path, frames=200, fps=10, gop=100, container="matroska")
+    script = textwrap.dedent(
+        f"""
+        import mediaprep as mp
+        from mediaprep.backends import pyav_backend as pb
+        ex = mp.extract_frames({str(path)!r}, fps=10)
+        it = pb.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size)
+        next(it)
+        print("one frame", flush=True)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "one frame" in done.stdout, done.stderr
+
+
+def test_hevc_skips_non_reference_frames_only_without_temporal_sub_layers(vids: dict[str, tuple[Path, list[float]]]) -> None:
+    """HEVC's non-reference pictures are so only within their temporal sub-layer: NONREF is used
+    when the hvcC record says one sub-layer, and not for H.264-style guesses elsewhere."""
+    import av
+
+    from mediaprep.backends import pyav_backend
+
+    with av.open(str(vids["hevc-open.mp4"][0])) as c:
+        cc = c.streams.video[0].codec_context
+        assert pyav_backend._nonref_is_exact(cc)
+        extra = bytearray(cc.extradata)
+
+    class Fake:
+        name = "hevc"
+
+        def __init__(self, extradata: bytes | None) -> None:
+            self.extradata = extradata
+
+    layered = bytearray(extra)
+    layered[21] = (layered[21] & ~(7 << 3)) | (3 << 3)  # numTemporalLayers = 3
+    assert not pyav_backend._nonref_is_exact(Fake(bytes(layered)))
+    assert not pyav_backend._nonref_is_exact(Fake(b"\x00\x00\x00\x01\x40\x01"))  # Annex B (MPEG-TS): unknown
+    with av.open(str(vids["vp9.webm"][0])) as c:
+        assert not pyav_backend._nonref_is_exact(c.streams.video[0].codec_context)
 
 
 def _count_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -401,7 +504,7 @@ def test_prepare_too_large_for_base64_transcodes_to_fit(tmp_path: Path) -> None:
     from dataclasses import replace
 
     path = tmp_path / "big.mp4"
-    times = make_video(path, frames=40, fps=10, size=(320, 240))
+    make_video(path, frames=40, fps=10, size=(320, 240))
     small_cap = replace(mp.Limits(), video_max_data_url_bytes_exclusive=path.stat().st_size)  # the original no longer fits
     target = mp.Target(limits=small_cap)
     assert mp.check(path, target=target).codes == ("video.too_large",)

@@ -128,3 +128,35 @@ def expected_frame(times: list[float], t: float) -> int:
         if ft <= t + 1e-9:
             best = i
     return best
+
+
+def trim_edit_list(src: Path, dest: Path, end_s: float) -> None:
+    """A copy of an MP4 whose single edit list entry ends at `end_s` (a lossless trim, as phones
+    write): the samples after it stay in the file and in FFmpeg's index, flagged discard."""
+    import struct
+
+    data = bytearray(src.read_bytes())
+
+    def find(path: list[str], start: int, end: int) -> tuple[int, int] | None:
+        off = start
+        while off < end:
+            size, kind = struct.unpack(">I4s", data[off : off + 8])
+            if kind.decode("latin1") == path[0]:
+                if len(path) == 1:
+                    return off, size
+                found = find(path[1:], off + 8, off + size)
+                if found:
+                    return found
+            off += size
+        return None
+
+    mvhd = find(["moov", "mvhd"], 0, len(data))
+    elst = find(["moov", "trak", "edts", "elst"], 0, len(data))
+    assert mvhd is not None and elst is not None, "the muxer wrote no edit list"
+    version = data[mvhd[0] + 8]
+    scale_at = mvhd[0] + (20 if version == 0 else 28)
+    timescale = struct.unpack(">I", data[scale_at : scale_at + 4])[0]
+    o = elst[0]
+    assert data[o + 8] == 0 and struct.unpack(">I", data[o + 12 : o + 16])[0] == 1, "one version-0 entry expected"
+    data[o + 16 : o + 20] = struct.pack(">I", int(end_s * timescale))
+    dest.write_bytes(bytes(data))

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import collections
-import concurrent.futures
 import contextlib
 import itertools
 import math
@@ -187,7 +186,8 @@ def _packet_span(container: Any, stream: Any) -> _Span | None:
 
 
 def _index_span(stream: Any) -> _Span | None:
-    """MP4/MOV: the sample table is already parsed, so the span and keyframes cost nothing."""
+    """MP4/MOV: the sample table is already parsed, so the span and keyframes cost nothing.
+    (PyAV gives the 2-bit flags signed: keyframe 1, discard 2 reads -2, both -1.)"""
     try:
         entries = stream.index_entries
         n = len(entries)
@@ -196,21 +196,59 @@ def _index_span(stream: Any) -> _Span | None:
     if n == 0:
         return None
     tb = stream.time_base
-    times = [_s(entries[i].timestamp, tb) for i in range(n)]
+    # Samples an edit list cuts off (flagged discard: decoded for their references, never shown) do
+    # not count towards the span; keyframes do, cut or not: decoding starts from them.
+    times = [_s(entries[i].timestamp, tb) for i in range(n) if not entries[i].flags & 2]
     keys = tuple(sorted(_s(entries[i].timestamp, tb) for i in range(n) if entries[i].flags & 1))
-    step = (max(times) - min(times)) / (n - 1) if n > 1 else 0.0
-    return _Span(first_s=min(times), end_s=max(times) + step, frames=n, keyframes_s=keys)
+    if not times:
+        return None
+    step = (max(times) - min(times)) / (len(times) - 1) if len(times) > 1 else 0.0
+    return _Span(first_s=min(times), end_s=max(times) + step, frames=len(times), keyframes_s=keys)
+
+
+def _decode_tail(container: Any, stream: Any, target: int, packets_left: int | None, last_end: float, default_dur: float) -> tuple[int, float]:
+    """Decode from the keyframe at or before `target` (stream ticks) to the end: (frames decoded,
+    the latest frame end seen). With `packets_left` (the index's count from that keyframe to the last
+    packet kept, the keyframe being `target` itself), packets before it are dropped — FFmpeg lands a GOP early when it opens an
+    open GOP, and the last GOP decodes afresh without them — and non-reference frames are skipped
+    (where that is exact) but for the last _MAX_REORDER packets: the frames shown last are among them."""
+    tb = stream.time_base
+    cc = stream.codec_context
+    skipping = packets_left is not None and _nonref_is_exact(cc)
+    left = packets_left or 0
+    container.seek(target, stream=stream, backward=True, any_frame=False)
+    tail = 0
+    try:
+        for packet in container.demux(stream):
+            if packets_left is not None and packet.size and packet.dts is not None and packet.dts < target:
+                continue
+            if skipping and packet.size:
+                cc.skip_frame = "NONREF" if left > _MAX_REORDER else "DEFAULT"
+                left -= 1
+            for frame in packet.decode():
+                if frame.pts is None:
+                    continue
+                t = float(frame.pts * tb)
+                last_end = max(last_end, t + (float(frame.duration * tb) if frame.duration else default_dur))
+                tail += 1
+    finally:
+        cc.skip_frame = "DEFAULT"
+    return tail, last_end
 
 
 def _last_keyframe(stream: Any) -> tuple[int, int] | None:
-    """MP4/MOV: the index timestamp (a DTS, in the stream's time base) of the last keyframe and the
-    number of packets from it to the end; free (the index is parsed already)."""
+    """MP4/MOV: the index timestamp (a DTS, in the stream's time base) of the last keyframe the edit
+    list keeps (FFmpeg also indexes the one after a trimmed end, flagged discard) and the number of
+    packets from it to the last one kept; free (the index is parsed already)."""
     try:
         entries = stream.index_entries
         n = len(entries)
-        for i in range(n - 1, -1, -1):
-            if entries[i].flags & 1:
-                return int(entries[i].timestamp), n - i
+        last = n - 1
+        while last >= 0 and entries[last].flags & 2:  # packets after a trimmed end: decoded, never shown
+            last -= 1
+        for i in range(last, -1, -1):
+            if entries[i].flags & 1 and not entries[i].flags & 2:  # a keyframe the edit list keeps
+                return int(entries[i].timestamp), last - i + 1
     except Exception:
         return None
     return None
@@ -334,30 +372,13 @@ def verify_video(source: Source, info: VideoInfo) -> Verified:
                 # last keyframe when the MP4 index says it lies later: one GOP of decoding. (FFmpeg
                 # lands a GOP early when that keyframe opens an open GOP; those packets are dropped:
                 # the last GOP then starts afresh, its leading frames skipped by the decoder.)
-                target = int((info.start_s + max(0.0, info.duration_s - 3.0)) / tb)
+                window = int((info.start_s + max(0.0, info.duration_s - 3.0)) / tb)
                 last_key = _last_keyframe(stream) if container.format.name.startswith("mov") else None
-                from_last_key = last_key is not None and last_key[0] > target
-                # From the last keyframe, the non-reference frames are skipped (where that is exact)
-                # but for the last _MAX_REORDER packets: the frames shown last are among them.
-                skipping = from_last_key and stream.codec_context.name in _NONREF_EXACT
-                left = last_key[1] if last_key is not None else 0
-                if from_last_key:
-                    target = last_key[0]  # type: ignore[index]
-                container.seek(target, stream=stream, backward=True, any_frame=False)
-                cc = stream.codec_context
                 tail = 0
-                for packet in container.demux(stream):
-                    if from_last_key and packet.size and packet.dts is not None and packet.dts < target:
-                        continue
-                    if skipping and packet.size:
-                        cc.skip_frame = "NONREF" if left > _MAX_REORDER else "DEFAULT"
-                        left -= 1
-                    for frame in packet.decode():
-                        if frame.pts is None:
-                            continue
-                        t = float(frame.pts * tb)
-                        last_end = max(last_end, t + (float(frame.duration * tb) if frame.duration else default_dur))
-                        tail += 1
+                if last_key is not None and last_key[0] > window:
+                    tail, last_end = _decode_tail(container, stream, last_key[0], last_key[1], last_end, default_dur)
+                if tail == 0:  # no index, or its last keyframe gave nothing: the 3 s window
+                    tail, last_end = _decode_tail(container, stream, window, None, last_end, default_dur)
                 if tail == 0:
                     return Verified(duration_s=last_end - first, decodable_frames=None, error="frames near the end do not decode")
             return Verified(duration_s=max(0.0, last_end - first), decodable_frames=count if whole else None, error=None)
@@ -398,7 +419,8 @@ def iter_frames(
     more than a second ahead.
     Costs one demux pass and a decode of the frames the samples depend on (plan); one decode of
     every frame, or of the GOPs holding samples (scan). Memory: a decoder per core and up to 128 MB
-    of frames waiting for the caller (plan), two frames (scan); a few integers per packet."""
+    of frames waiting for the caller (plan), two frames (scan); about 100 bytes per packet for the
+    plan's tables (some 40 MB for two hours at 60 fps)."""
     times = sorted(times_s)
     if not times:
         return
@@ -478,8 +500,21 @@ def _plan(container: Any, stream: Any, times: Sequence[float], origin_s: float) 
         _Segment(start=keys[g] if keys[g] <= min(index_of[p] for p in own) else 0, end=max(index_of[p] for p in own), own=frozenset(own))
         for g, own in sorted(by_gop.items())
     )
-    skip = "NONREF" if stream.codec_context.name in _NONREF_EXACT else "DEFAULT"
+    skip = "NONREF" if _nonref_is_exact(stream.codec_context) else "DEFAULT"
     return _DecodePlan(keyframes=tuple(keys), keyframe_pts={i: pts[i] for i in keys}, chosen=chosen, need=frozenset(chosen), segments=segments, index_of=index_of, skip=skip)
+
+
+def _nonref_is_exact(cc: Any) -> bool:
+    """Whether skip_frame=NONREF drops only frames nothing refers to. HEVC's "non-reference"
+    pictures are so only within their temporal sub-layer, so HEVC qualifies only when its hvcC
+    record says it has one sub-layer (numTemporalLayers == 1); Annex B extradata (MPEG-TS) does not
+    say, so it does not qualify."""
+    if cc.name not in _NONREF_EXACT:
+        return False
+    if cc.name != "hevc":
+        return True
+    extra = bytes(cc.extradata or b"")
+    return len(extra) >= 23 and extra[0] == 1 and (extra[21] >> 3) & 7 == 1
 
 
 class _PlanBroken(Exception):
@@ -578,7 +613,7 @@ def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, tim
             k += 1
 
     stop = threading.Event()
-    if workers == 1:  # one decoder, with FFmpeg's own threads (the caller set thread_type)
+    if workers == 1 or source.kind == "url":  # one decoder (a URL is not opened once per core)
         try:
             for segment in segments:
                 for pts, image in _decode_segment(container, stream, plan, segment, converter, stop):
@@ -587,48 +622,59 @@ def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, tim
             pass  # the caller scans from sample k on
         return
 
-    idle: queue.SimpleQueue[tuple[Any, Any, _Converter]] = queue.SimpleQueue()
-    opened = contextlib.ExitStack()
     done = object()
+    tasks: queue.SimpleQueue[tuple[_Segment, queue.Queue[Any]] | None] = queue.SimpleQueue()
 
-    def run(segment: _Segment, out: queue.Queue[Any]) -> None:
-        c, st, conv = idle.get()
+    def hand(out: queue.Queue[Any], item: Any) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                out.put(item, timeout=0.2)
+                return True
+        return False
 
-        def hand(item: Any) -> None:
-            while not stop.is_set():
-                with contextlib.suppress(queue.Full):
-                    out.put(item, timeout=0.2)
-                    return
+    def work() -> None:
+        """A decoder thread: its own container (opened and closed here, so nothing else can close
+        it under the decoder), segments from `tasks` until a None or `stop`."""
+        with contextlib.ExitStack() as stack:
+            failure: BaseException | None = None
+            try:
+                c = stack.enter_context(open_container(source))
+                st = _video_stream(c)
+                st.thread_count = 1  # parallel across GOPs instead
+                conv = _Converter(converter.out_size, converter.fallback)
+            except BaseException as exc:  # every segment it takes reports it; the consumer scans
+                failure = exc
+            while (task := tasks.get()) is not None and not stop.is_set():
+                segment, out = task
+                if failure is not None:
+                    hand(out, failure)
+                    continue
+                try:
+                    for item in _decode_segment(c, st, plan, segment, conv, stop):
+                        if not hand(out, item):
+                            break
+                    else:
+                        hand(out, done)
+                except BaseException as exc:  # handed to the consumer, which falls back to a scan
+                    hand(out, exc)
 
-        try:
-            for item in _decode_segment(c, st, plan, segment, conv, stop):
-                hand(item)
-            hand(done)
-        except BaseException as exc:  # handed to the consumer, which falls back to a scan
-            hand(exc)
-        finally:
-            idle.put((c, st, conv))
-
-    executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mediaprep-decode")
-    pending: collections.deque[queue.Queue[Any]] = collections.deque()
-    upcoming = iter(segments)
-
+    # daemon threads: a generator left unfinished at interpreter exit does not keep the process alive
+    threads = [threading.Thread(target=work, name=f"mediaprep-decode-{n}", daemon=True) for n in range(workers)]
     w, h = converter.out_size.width_px, converter.out_size.height_px
     room = max(4, min(64, _QUEUED_BYTES // (workers + 1) // max(1, w * h * 4)))  # Pillow keeps RGB at 4 bytes a pixel
+    pending: collections.deque[queue.Queue[Any]] = collections.deque()
+    upcoming = iter(segments)
 
     def submit() -> None:
         segment = next(upcoming, None)
         if segment is not None:
             q: queue.Queue[Any] = queue.Queue(maxsize=room)
             pending.append(q)
-            executor.submit(run, segment, q)
+            tasks.put((segment, q))
 
     try:
-        for _ in range(workers):
-            c = opened.enter_context(open_container(source))
-            st = _video_stream(c)
-            st.thread_count = 1  # parallel across GOPs instead
-            idle.put((c, st, _Converter(converter.out_size, converter.fallback)))
+        for t in threads:
+            t.start()
         for _ in range(workers + 1):  # one waiting, so a decoder that finishes moves straight on
             submit()
         while pending:
@@ -638,12 +684,16 @@ def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, tim
                     raise item if isinstance(item, _PlanBroken) else _PlanBroken(_describe(item))
                 yield from frames_of(*item)
             submit()
-    except (_PlanBroken, UnreadableVideo, NoVideoStream):
+    except _PlanBroken:
         pass  # the caller scans from sample k on
     finally:
         stop.set()
-        executor.shutdown(wait=True, cancel_futures=True)
-        opened.close()
+        for _ in threads:
+            tasks.put(None)
+        if threading.current_thread() not in threads:  # (a finaliser may run on a decoder thread)
+            for t in threads:
+                if t.is_alive():
+                    t.join()
 
 
 def _scan(container: Any, stream: Any, info: VideoInfo, times: Sequence[float], converter: _Converter, *, offset: int, seek: bool | None) -> Iterator[TakenFrame]:
@@ -674,7 +724,8 @@ def _scan(container: Any, stream: Any, info: VideoInfo, times: Sequence[float], 
 
     def decoded(from_s: float | None) -> Iterator[tuple[Any, float]]:
         """Frames from the keyframe before `from_s` (None: from the start). Where the demuxer lands
-        past it (MPEG-TS seeks by a timestamp search), it seeks again further back."""
+        past it, or on a packet after the last keyframe so nothing decodes (MPEG-TS seeks by a
+        timestamp search), it seeks again further back."""
         at, back = from_s, max(_MIN_JUMP_S, interval or 0.0)
         while True:
             if at is None or at <= 0:
@@ -683,9 +734,9 @@ def _scan(container: Any, stream: Any, info: VideoInfo, times: Sequence[float], 
             container.seek(int(round((at + origin) / tb)), stream=stream, backward=True, any_frame=False)
             frames = frames_from_here()
             first = next(frames, None)
-            if first is None or first[1] <= from_s + 1e-9:  # type: ignore[operator]
-                return itertools.chain((first,) if first is not None else (), frames)
-            at, back = at - back, back * 2
+            if first is not None and first[1] <= from_s + 1e-9:  # type: ignore[operator]
+                return itertools.chain((first,), frames)
+            at, back = at - back, back * 2  # past the target, or after the last keyframe: nothing decodes
 
     k = 0
     held: tuple[Any, float] | None = None
