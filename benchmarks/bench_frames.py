@@ -1,8 +1,8 @@
 """Frame extraction: `mediaprep frames` against the ffmpeg CLI, on videos this script generates.
 
-    python benchmarks/bench_frames.py --repeat 2      # what the README's figures come from (~50 min)
-    python benchmarks/bench_frames.py                 # each tool once per case (~40 min)
-    python benchmarks/bench_frames.py --skip-60min    # without the two 60-minute RSS runs (~14 min)
+    python benchmarks/bench_frames.py --repeat 2      # each tool's faster of two runs (~25 min)
+    python benchmarks/bench_frames.py                 # each tool once per case (~15 min)
+    python benchmarks/bench_frames.py --skip-60min    # without the two 60-minute RSS runs (~9 min)
     python benchmarks/bench_frames.py --no-breakdown  # without the in-process timing breakdown
     python benchmarks/bench_frames.py --only dense,sparse   # keys: dense sparse capped hevc4k path
                                                             #       rss60 rss60path clips
