@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Literal
 
 from . import encode, sampling
 from .codes import violation
-from .models import ImageInfo, Policy, Report, Size, Status, Target, VideoInfo, Violation
+from .models import ImageInfo, Policy, Report, Size, Status, Target, TokenEstimate, VideoInfo, Violation
 from .tokens import DEFAULT_TOKENS, estimate_frames, estimate_image, model_size
 
 _ORIENTATION_HOW = {
@@ -164,16 +166,7 @@ def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *
             )
         )
 
-    status = status_of(out)
-    return Report(
-        source=source,
-        kind="image",
-        status=status,
-        violations=tuple(out),
-        info=info,
-        estimate=estimate_image(info.size) if status != "rejected" else None,
-        verified="header-only" if info.decode == "header-only" else "decoded",
-    )
+    return _report(source, "image", out, info, lambda: estimate_image(info.size))
 
 
 def _num(value: float) -> float | int:
@@ -238,13 +231,18 @@ def check_video(info: VideoInfo, target: Target, policy: Policy | None = None, *
     if not lim.video_recommended_box.fits(info.width_px, info.height_px):
         out.append(violation("video.resolution_above_2k", source=source, field="size", observed=f"{info.width_px}×{info.height_px}", limit=str(lim.video_recommended_box)))
     n = min(max(1, int(duration * policy.fps + 1e-9)), policy.max_frames)
+    return _report(source, "video", out, info, lambda: estimate_frames(frame_size(info.size, policy), n))
+
+
+def _report(source: str, kind: Literal["image", "video"], out: list[Violation], info: ImageInfo | VideoInfo, estimate: Callable[[], TokenEstimate]) -> Report:
+    """The report of a check: its status from the violations, an estimate unless rejected."""
     status = status_of(out)
     return Report(
         source=source,
-        kind="video",
+        kind=kind,
         status=status,
         violations=tuple(out),
         info=info,
-        estimate=estimate_frames(frame_size(info.size, policy), n) if status != "rejected" else None,
+        estimate=estimate() if status != "rejected" else None,
         verified="header-only" if info.decode == "header-only" else "decoded",
     )

@@ -206,6 +206,11 @@ def _index_span(stream: Any) -> _Span | None:
     return _Span(first_s=min(times), end_s=max(times) + step, frames=len(times), keyframes_s=keys)
 
 
+def _frame_end(frame: Any, tb: Fraction, default_dur_s: float) -> float:
+    """When a decoded frame leaves the screen, in seconds (its duration, else the nominal one)."""
+    return float(frame.pts * tb) + (float(frame.duration * tb) if frame.duration else default_dur_s)
+
+
 def _decode_tail(container: Any, stream: Any, target: int, packets_left: int | None, last_end: float, default_dur: float) -> tuple[int, float]:
     """Decode from the keyframe at or before `target` (stream ticks) to the end: (frames decoded,
     the latest frame end seen). With `packets_left` (the index's count from that keyframe to the last
@@ -228,8 +233,7 @@ def _decode_tail(container: Any, stream: Any, target: int, packets_left: int | N
             for frame in packet.decode():
                 if frame.pts is None:
                     continue
-                t = float(frame.pts * tb)
-                last_end = max(last_end, t + (float(frame.duration * tb) if frame.duration else default_dur))
+                last_end = max(last_end, _frame_end(frame, tb, default_dur))
                 tail += 1
     finally:
         cc.skip_frame = "DEFAULT"
@@ -361,17 +365,15 @@ def verify_video(source: Source, info: VideoInfo) -> Verified:
                     continue
                 t = float(frame.pts * tb)
                 first = t if first is None else min(first, t)
-                last_end = max(last_end, t + (float(frame.duration * tb) if frame.duration else default_dur))
+                last_end = max(last_end, _frame_end(frame, tb, default_dur))
                 count += 1
                 if not whole and count >= 3:
                     break
             if first is None:
                 return Verified(duration_s=0.0, decodable_frames=0, error="no frame decodes")
             if not whole:
-                # the tail: from the keyframe before the last 3 s the header/index promise, or from the
-                # last keyframe when the MP4 index says it lies later: one GOP of decoding. (FFmpeg
-                # lands a GOP early when that keyframe opens an open GOP; those packets are dropped:
-                # the last GOP then starts afresh, its leading frames skipped by the decoder.)
+                # the tail: the MP4 index's last keyframe when it lies in the last 3 s the header/index
+                # promise (one GOP of decoding), else the keyframe before those 3 s
                 window = int((info.start_s + max(0.0, info.duration_s - 3.0)) / tb)
                 last_key = _last_keyframe(stream) if container.format.name.startswith("mov") else None
                 tail = 0
@@ -531,7 +533,6 @@ def _decode_segment(container: Any, stream: Any, plan: _DecodePlan, segment: _Se
     tb = stream.time_base
     keyframes = plan.keyframes
     j = bisect.bisect_right(keyframes, segment.start) - 1
-    packets: Iterator[Any] = iter(())
     while True:  # position the demuxer at or before the segment's keyframe
         if j < 0:
             container.seek(0)
