@@ -372,10 +372,10 @@ def breakdown(label: str, case: Case) -> Breakdown:
     t_start = time.perf_counter()
     ex = mediaprep.extract_frames(str(case.video.path), fps=case.fps, max_frames=case.max_frames)
     stats.probe_s = time.perf_counter() - t_start
-    assert ex.info is not None and ex.frame_size is not None and ex._source is not None
+    assert ex.info is not None and ex.frame_size is not None and ex.media is not None
     stats.source_frames = ex.info.frame_count or 0
     with _instrumented(stats):
-        it = pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size)
+        it = pyav_backend.iter_frames(ex.media, ex.info, ex.times_s, out_size=ex.frame_size)
         while True:
             t0 = time.perf_counter()
             taken = next(it, None)

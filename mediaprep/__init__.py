@@ -9,13 +9,12 @@ Everything importable from here is the public surface; other modules may change.
 """
 
 from .codes import CODES
-from .errors import MediaprepError, SourceError, TargetError, UsageError
-from .models import Action, ImageInfo, Policy, Report, Size, Source, Target, TokenEstimate, Transfer, VideoInfo, Violation
+from .errors import MediaprepError, ProbeError, SourceError, TargetError, UsageError
+from .models import Action, ExtractedFrame, ImageInfo, Output, Policy, Prepared, Report, Size, Source, Target, TokenEstimate, Transfer, VideoInfo, Violation
 from .parts import image_list_part, image_part, text_part, video_part
-from .pipeline import Output, Prepared, ProbeError, check, prepare, probe
+from .pipeline import FrameExtraction, check, extract_frames, prepare, probe
 from .remote import RemoteOptions
 from .request import BuiltRequest, RequestError, build_request
-from .videos import ExtractedFrame, FrameExtraction, extract_frames
 from .rules import DEFAULT_LIMITS, MODELS, REGIONS, Limits, ModelInfo, Region
 from .tokens import TokenConstants, estimate_frames, estimate_image
 

@@ -20,18 +20,13 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from .codes import violation
+from .models import ResultLine
 
-Job = Callable[[str], dict[str, Any]]
-
-# Test-only hooks (never set in production): an input whose label contains the value makes its
-# worker die by SIGSEGV, or hang, so the isolation can be tested with real signals and real hangs.
-CRASH_HOOK_ENV = "MEDIAPREP_TEST_CRASH_ON"
-HANG_HOOK_ENV = "MEDIAPREP_TEST_HANG_ON"
+Job = Callable[[str], ResultLine]
 
 
 def _worker(conn: Connection, job: Job) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    crash_on, hang_on = os.environ.get(CRASH_HOOK_ENV), os.environ.get(HANG_HOOK_ENV)
     while True:
         try:
             message = conn.recv()
@@ -40,23 +35,19 @@ def _worker(conn: Connection, job: Job) -> None:
         if message is None:
             return
         index, item = message
-        conn.send((index, run_one(job, item, crash_on=crash_on, hang_on=hang_on)))
+        conn.send((index, run_one(job, item)))
 
 
-def run_one(job: Job, item: str, *, crash_on: str | None = None, hang_on: str | None = None) -> dict[str, Any]:
-    """One input through `job` inside a worker: the test hooks first, then the job; an exception in
-    the job is this input's `source.crashed`, never the worker's end."""
-    if crash_on and crash_on in item:
-        os.kill(os.getpid(), signal.SIGSEGV)
-    if hang_on and hang_on in item:
-        time.sleep(10**6)
+def run_one(job: Job, item: str) -> ResultLine:
+    """One input through `job` inside a worker: an exception in the job is this input's
+    `source.crashed`, never the worker's end."""
     try:
         return job(item)
-    except Exception as exc:  # a bug, not a verdict on the file: still this item only
+    except Exception as exc:  # isolation is the point: a bug costs this input, not the batch
         return _failure(item, "source.crashed", f"{type(exc).__name__}: {exc}")
 
 
-def _failure(item: str, code: str, observed: str, limit: float | None = None) -> dict[str, Any]:
+def _failure(item: str, code: str, observed: str, limit: float | None = None) -> ResultLine:
     v = violation(code, source=item, observed=observed, limit=limit)
     return {"source": item, "kind": "unknown", "status": "rejected", "verdict": "rejected", "violations": [v.to_json()], "outputs": [], "part": None, "actions": []}
 
@@ -78,22 +69,19 @@ def run_local(
     workers: int,
     item_timeout_s: float,
     recycle_after: int = 500,
-) -> Iterator[tuple[int, str, dict[str, Any]]]:
+) -> Iterator[tuple[int, str, ResultLine]]:
     """(index, item, result) for every item, in input order. `job` must be picklable (a module-level
     function or a functools.partial of one). With workers == 0 everything runs in this process."""
     if workers <= 0:
         for index, item in enumerate(items):
-            try:
-                yield index, item, job(item)
-            except Exception as exc:
-                yield index, item, _failure(item, "source.crashed", f"{type(exc).__name__}: {exc}")
+            yield index, item, run_one(job, item)
         return
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
     if ctx.get_start_method() == "forkserver":
         ctx.set_forkserver_preload(["mediaprep.jobs"])  # workers fork from a server that imported us once
     pending = iter(enumerate(items))
     slots: list[_Slot] = []
-    finished: dict[int, tuple[str, dict[str, Any]]] = {}
+    finished: dict[int, tuple[str, ResultLine]] = {}
     labels: dict[int, str] = {}
     next_out = 0
     exhausted = False

@@ -6,10 +6,12 @@ import math
 from collections.abc import Callable
 from typing import Literal
 
-from . import encode, sampling
+from . import caps, sampling
 from .codes import violation
-from .models import ImageInfo, Policy, Report, Size, Status, Target, TokenEstimate, VideoInfo, Violation
-from .tokens import DEFAULT_TOKENS, estimate_frames, estimate_image, model_size
+from .formats import output_format_for
+from .models import ImageInfo, Policy, Report, Status, Target, TokenEstimate, VideoInfo, Violation
+from .rules import REMUXABLE_CODECS
+from .tokens import estimate_frames, estimate_image, frame_size
 
 _ORIENTATION_HOW = {
     2: "mirrored left-right",
@@ -29,15 +31,6 @@ def status_of(violations: tuple[Violation, ...] | list[Violation]) -> Status:
     if not errors:
         return "ok"
     return "fixable" if all(v.fix for v in errors) else "rejected"
-
-
-def output_format_for(info: ImageInfo, target: Target) -> str:
-    """JPEG or PNG by content: alpha, palettes, 1-bit and lossless graphics → PNG; photos → JPEG."""
-    if info.has_alpha or info.mode in ("P", "PA", "1"):
-        return "PNG"
-    if info.format in ("JPEG", "HEIC", "HEIF", "AVIF", "WEBP", "JPEG2000", "MPO"):
-        return "JPEG"
-    return "PNG" if info.size.pixels <= 4_000_000 else "JPEG"
 
 
 def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *, source: str) -> Report:
@@ -104,7 +97,7 @@ def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *
     in_4k = lim.image_box_4k.fits(w, h)
     in_8k = lim.image_box_8k.fits(w, h)
     listed = lim.image_formats_below_4k
-    to = output_format_for(info, target)
+    to = output_format_for(info)
     if info.format not in listed or info.encoding_issue:
         family = "TIFF" if info.format == "BIGTIFF" else info.format
         observed = f"{family} with {info.encoding_issue}" if info.encoding_issue else info.format
@@ -136,7 +129,7 @@ def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *
     if not in_8k:
         out.append(violation("image.above_8k", source=source, field="size", observed=size_text, limit=str(lim.image_box_8k), fix="downscale"))
 
-    cap_field, cap, measured = encode.image_byte_check(info.size_bytes, info.mime, target)
+    cap_field, cap, measured = caps.image_byte_check(info.size_bytes, info.mime, target)
     if measured > cap:
         out.append(
             violation(
@@ -173,29 +166,6 @@ def _num(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
-REMUXABLE_CODECS = frozenset({"h264", "hevc"})  # codecs an MP4 carries that every service decoder reads
-
-
-def video_byte_check(size_bytes: int, mime: str, target: Target) -> tuple[str, int, int, bool]:
-    """(field, cap, measured, over) for a video file sent through `target.transport`. The base64
-    cap is exclusive (strictly less than), the others inclusive (SPEC §2)."""
-    lim = target.limits
-    if target.transport == "base64":
-        measured = encode.data_url_length(size_bytes, mime)
-        return "data_url_bytes", lim.video_max_data_url_bytes_exclusive, measured, measured >= lim.video_max_data_url_bytes_exclusive
-    cap = lim.video_max_path_bytes if target.transport == "path" else lim.video_max_url_bytes
-    return "size_bytes", cap, size_bytes, size_bytes > cap
-
-
-def frame_size(size: Size, policy: Policy) -> Size:
-    """The size image-list frames are written at: the size the model resizes a frame to (TOKENS.md),
-    or --max-side; never larger than the video."""
-    if policy.frame_max_side_px is not None:
-        scale = min(1.0, policy.frame_max_side_px / max(size.long_px, 1))
-        return Size(max(1, round(size.width_px * scale)), max(1, round(size.height_px * scale)))
-    return model_size(size, patch_limit=DEFAULT_TOKENS.frame_patch_limit)
-
-
 def list_frames_possible(info: VideoInfo, target: Target) -> bool:
     lim = target.limits
     if info.decodable_frames is not None:
@@ -225,13 +195,13 @@ def check_video(info: VideoInfo, target: Target, policy: Policy | None = None, *
         out.append(violation("video.too_short", source=source, field="duration_s", observed=round(duration, 3), limit=_num(lim.video_min_duration_s), fix="frames" if possible else None, remedy=remedy))
     if duration > lim.video_max_duration_s:
         out.append(violation("video.too_long", source=source, field="duration_s", observed=round(duration, 3), limit=_num(lim.video_max_duration_s), fix="frames"))
-    field, cap, measured, over = video_byte_check(info.size_bytes, info.mime, target)
+    field, cap, measured, over = caps.video_byte_check(info.size_bytes, info.mime, target)
     if over:
         out.append(violation("video.too_large", source=source, field=field, observed=measured, limit=cap, fix="transcode", transport=target.transport))
     if not lim.video_recommended_box.fits(info.width_px, info.height_px):
         out.append(violation("video.resolution_above_2k", source=source, field="size", observed=f"{info.width_px}×{info.height_px}", limit=str(lim.video_recommended_box)))
     n = min(max(1, int(duration * policy.fps + 1e-9)), policy.max_frames)
-    return _report(source, "video", out, info, lambda: estimate_frames(frame_size(info.size, policy), n))
+    return _report(source, "video", out, info, lambda: estimate_frames(frame_size(info.size, policy.frame_max_side_px), n))
 
 
 def _report(source: str, kind: Literal["image", "video"], out: list[Violation], info: ImageInfo | VideoInfo, estimate: Callable[[], TokenEstimate]) -> Report:

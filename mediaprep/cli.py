@@ -21,14 +21,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .errors import MediaprepError, UsageError
+from .errors import MediaprepError, ProbeError, UsageError
 from .models import Policy, Target, VideoInfo
 from .jobs import check_job, prepare_job
-from .pipeline import ProbeError, probe
+from .pipeline import probe
 from .progress import Progress, summary
 from .remote import RemoteOptions
 from .resolve import expand_inputs
-from .rules import APIS, DEFAULT_MODEL, DEFAULT_REGION, MODELS, REGIONS, TRANSPORTS, Limits
+from .outputs import url_for, write_atomic
+from .rules import APIS, DEFAULT_LIMITS, DEFAULT_MODEL, DEFAULT_REGION, MODELS, REGIONS, TRANSPORTS, TUNING, Limits
 
 EXIT_OK, EXIT_NOT_ALL, EXIT_USAGE = 0, 1, 2
 
@@ -45,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--api", choices=APIS, default="openai", help="API dialect (default openai)")
     common.add_argument("--transport", choices=TRANSPORTS, default=None, help="how media travels (default base64 for files, url for http(s) URLs)")
     common.add_argument("--path-style", choices=("posix", "windows-python", "windows-java"), default="posix", help="file:// form for --transport path")
-    common.add_argument("--fps", type=float, default=2.0, help="frames per second for videos (default 2)")
-    common.add_argument("--max-frames", type=int, default=2000, help="frame cap for videos (default 2000)")
+    common.add_argument("--fps", type=float, default=DEFAULT_LIMITS.fps_default, help=f"frames per second for videos (default {DEFAULT_LIMITS.fps_default:g})")
+    common.add_argument("--max-frames", type=int, default=DEFAULT_LIMITS.max_frames_default, help=f"frame cap for videos (default {DEFAULT_LIMITS.max_frames_default})")
     common.add_argument("--max-pixels", type=int, default=None, help="decode guard in pixels (default 178956970)")
     common.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", help="override any rule number, e.g. --limit image_max_file_bytes=5000000")
     common.add_argument("--allow-private", action="store_true", help="fetch URLs whose host is on a private, loopback or link-local address (refused by default: the service cannot reach them)")
@@ -62,11 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     policy.add_argument("--keep-orientation", action="store_true", help="do not bake orientation tags into pixels")
     policy.add_argument("--max-side", type=int, default=None, metavar="PX", help="also downscale so the long side is at most PX")
     policy.add_argument("--format", choices=("auto", "jpeg", "png"), default="auto", help="output format for rewritten images (default auto: by content)")
-    policy.add_argument("--quality", type=int, default=90, help="JPEG quality to start from (default 90)")
+    policy.add_argument("--quality", type=int, default=TUNING.jpeg_quality, help=f"JPEG quality to start from (default {TUNING.jpeg_quality})")
     policy.add_argument("--video-as", choices=("auto", "file", "frames"), default="auto", help="videos: auto (the file when it can be sent, else an image list), file, or frames")
     policy.add_argument("--frame-side", type=int, default=None, metavar="PX", help="image-list frames: long side in px (default: the size the model uses)")
     policy.add_argument("--token-budget", default="auto", metavar="N|auto|none", help="tokens one input's media may take (default auto: the model's max input minus --token-reserve)")
-    policy.add_argument("--token-reserve", type=int, default=16_384, metavar="N", help="tokens kept for the prompt and the answer under --token-budget auto (default 16384)")
+    policy.add_argument("--token-reserve", type=int, default=TUNING.token_reserve, metavar="N", help=f"tokens kept for the prompt and the answer under --token-budget auto (default {TUNING.token_reserve})")
 
     p = sub.add_parser("probe", parents=[common], help="what each file is (header only)")
     p.set_defaults(func=_cmd_probe)
@@ -90,8 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("frames", help="sample a video into JPEG frames and an image-list content part")
     f.add_argument("video", metavar="VIDEO", help="a video file (or file:// / data: URL)")
     f.add_argument("--out", required=True, type=Path, help="folder for the frames (frame_00000.jpg, ...)")
-    f.add_argument("--fps", type=float, default=2.0, help="samples per second, 0.1–10 (default 2)")
-    f.add_argument("--max-frames", type=int, default=2000, help="cap on the frame count, 1–2000 (default 2000)")
+    f.add_argument("--fps", type=float, default=DEFAULT_LIMITS.fps_default, help=f"samples per second, {DEFAULT_LIMITS.fps_min:g}–{DEFAULT_LIMITS.fps_max:g} (default {DEFAULT_LIMITS.fps_default:g})")
+    f.add_argument("--max-frames", type=int, default=DEFAULT_LIMITS.max_frames_default, help=f"cap on the frame count, 1–{DEFAULT_LIMITS.max_frames_limit} (default {DEFAULT_LIMITS.max_frames_default})")
     f.add_argument("--max-side", type=int, default=None, metavar="PX", help="long side of the frames (default: the size the model uses; never upscaled)")
     f.add_argument("--model", default=DEFAULT_MODEL, help=f"target model (default {DEFAULT_MODEL})")
     f.add_argument("--api", choices=APIS, default="openai", help="API dialect (default openai)")
@@ -101,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--contact-sheet", type=Path, default=None, metavar="FILE", help="also write one JPEG grid of the frames, labelled with their times")
     f.add_argument("--json", action="store_true", help="print one JSON object: fps, frames, part, violations")
     f.add_argument("--token-budget", default="auto", metavar="N|auto|none", help="tokens the frames may take (default auto: the model's max input minus --token-reserve)")
-    f.add_argument("--token-reserve", type=int, default=16_384, metavar="N", help="tokens kept for the prompt and the answer (default 16384)")
+    f.add_argument("--token-reserve", type=int, default=TUNING.token_reserve, metavar="N", help=f"tokens kept for the prompt and the answer (default {TUNING.token_reserve})")
     f.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
     f.add_argument("--max-pixels", type=int, default=None, help=argparse.SUPPRESS)
     f.set_defaults(func=_cmd_frames)
@@ -164,7 +165,7 @@ def _policy(args: argparse.Namespace) -> Policy:
         max_side_px=args.max_side,
         output_format=args.format,
         jpeg_quality=args.quality,
-        jpeg_quality_floor=min(60, args.quality),
+        jpeg_quality_floor=min(TUNING.jpeg_quality_floor, args.quality),
         fps=args.fps,
         max_frames=args.max_frames,
         video_as=args.video_as,
@@ -384,7 +385,6 @@ class _RequestWriter:
     def write(self, lines: list[dict[str, Any]], err: TextIO) -> bool:
         from .budget import resolve_budget
         from .codes import violation
-        from .pipeline import write_atomic
 
         ready = [line for line in lines if line.get("status") == "ready"]
         prompt = [self.args.prompt] if self.args.prompt else []
@@ -488,45 +488,37 @@ def _print_prepared_line(out: TextIO, line: dict[str, Any]) -> None:
 
 
 def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
-    from .apply.video import ContactSheet, encode_frames
-    from .encode import to_data_url, to_file_url, to_url
+    from .backends.contact_sheet import ContactSheet
+    from .budget import resolve_budget
     from .parts import image_list_part
-    from .pipeline import write_atomic
-    from .videos import extract_frames
+    from .pipeline import extract_frames
 
     if args.transport == "url" and not args.url_prefix:
         raise UsageError("--transport url needs --url-prefix: the URL your --out folder will be uploaded to")
     if args.max_side is not None and args.max_side < 11:
         raise UsageError(f"--max-side {args.max_side} must be more than 10 px")
-    target = Target(model=args.model.removeprefix("kimi/"), api=args.api, transport=args.transport, limits=_limits(args), path_style=args.path_style)
-    from .budget import resolve_budget
-
+    args.transport = args.transport or "base64"
+    target = _target(args)
     budget = resolve_budget(_budget_arg(args.token_budget), target.model, reserve_tokens=args.token_reserve)
     extraction = extract_frames(args.video, fps=args.fps, max_frames=args.max_frames, max_side_px=args.max_side, target=target, token_budget=budget)
     frames: list[dict[str, Any]] = []
     if extraction.ok:
-        assert extraction.info is not None and extraction.frame_size is not None and extraction._source is not None
         args.out.mkdir(parents=True, exist_ok=True)
         sheet = ContactSheet(len(extraction.times_s)) if args.contact_sheet is not None else None
-        for frame in encode_frames(extraction._source, extraction.info, extraction.times_s, out_size=extraction.frame_size, limits=target.limits):
-            name = f"frame_{frame.index:05d}.jpg"
-            write_atomic(args.out / name, frame.data)
-            frames.append({"file": name, "time_s": round(frame.time_s, 6), "pts_s": round(frame.pts_s, 6), "width_px": frame.size.width_px, "height_px": frame.size.height_px})
+        for pic in extraction.pictures(target=target):
+            name = f"frame_{pic.index:05d}.jpg"
+            write_atomic(args.out / name, pic.data)
+            frames.append({"file": name, "time_s": round(pic.time_s, 6), "pts_s": round(pic.pts_s, 6), "width_px": pic.size.width_px, "height_px": pic.size.height_px})
             if sheet is not None:
-                sheet.add(frame.time_s, frame.data)
+                sheet.add(pic.time_s, pic.data)
         if sheet is not None and frames:
-            sheet.save(args.contact_sheet)
+            write_atomic(args.contact_sheet, sheet.to_jpeg())
 
     def urls() -> Iterator[str]:
         """The frames' URLs, made one at a time: a base64 data URL is read back from its file as it
         is written out, so memory stays at one frame whatever the count."""
         for f in frames:
-            if args.transport == "base64":
-                yield to_data_url((args.out / f["file"]).read_bytes(), "image/jpeg")
-            elif args.transport == "url":
-                yield to_url(args.url_prefix, f["file"])
-            else:
-                yield to_file_url(args.out / f["file"], target.path_style)
+            yield url_for(target, mime="image/jpeg", rel=f["file"], out_dir=args.out, url_prefix=args.url_prefix)
 
     marker = "\u0000frames\u0000"
     part = image_list_part([marker], target.api, fps=round(extraction.fps, 6)) if frames and extraction.fps else None

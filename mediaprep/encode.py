@@ -1,46 +1,25 @@
-"""Bytes → what travels: a base64 data URL, a `file://` path, or a URL. Data-URL arithmetic is pure.
-
-The whole data URL counts against the cap (SPEC §1): `data:<mime>;base64,` plus 4 bytes per 3.
-"""
+"""Bytes → what travels: a base64 data URL, a `file://` path, or a URL (SPEC §3). Pure but for the
+base64 pass. The byte caps and the data-URL arithmetic live in `caps` (re-exported here)."""
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path, PureWindowsPath
 
+from .caps import data_url_length, data_url_prefix, image_byte_check, image_raw_cap, max_raw_bytes_for_data_url
 from .errors import UsageError
-from .models import PathStyle, Target
+from .models import PathStyle
 
-
-def data_url_prefix(mime: str) -> str:
-    return f"data:{mime};base64,"
-
-
-def data_url_length(raw_bytes: int, mime: str) -> int:
-    """Length in bytes of the data URL that carries `raw_bytes` bytes of `mime`."""
-    return len(data_url_prefix(mime)) + 4 * -(-raw_bytes // 3)
-
-
-def max_raw_bytes_for_data_url(cap_bytes: int, mime: str) -> int:
-    """The largest raw size whose data URL is at most `cap_bytes` long."""
-    room = cap_bytes - len(data_url_prefix(mime))
-    return max(0, room // 4 * 3)
-
-
-def image_byte_check(size_bytes: int, mime: str, target: Target) -> tuple[str, int, int]:
-    """(field, cap, measured) for an image of `size_bytes` sent through `target.transport`."""
-    lim = target.limits
-    if target.transport == "base64":
-        return "data_url_bytes", lim.image_max_data_url_bytes, data_url_length(size_bytes, mime)
-    return "size_bytes", lim.image_max_file_bytes, size_bytes
-
-
-def image_raw_cap(mime: str, target: Target) -> int:
-    """The most raw bytes an image of `mime` may have for `target.transport`."""
-    lim = target.limits
-    if target.transport == "base64":
-        return max_raw_bytes_for_data_url(lim.image_max_data_url_bytes, mime)
-    return lim.image_max_file_bytes
+__all__ = [
+    "data_url_length",
+    "data_url_prefix",
+    "image_byte_check",
+    "image_raw_cap",
+    "max_raw_bytes_for_data_url",
+    "to_data_url",
+    "to_file_url",
+    "to_url",
+]
 
 
 def to_data_url(data: bytes, mime: str) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
-from .rules import APIS, DEFAULT_LIMITS, DEFAULT_MODEL, TRANSPORTS, TRANSPORTS_BY_API, Limits
+from .rules import APIS, DEFAULT_LIMITS, DEFAULT_MODEL, TRANSPORTS, TRANSPORTS_BY_API, TUNING, Limits
 
 Status = Literal["ok", "fixable", "rejected"]
 Severity = Literal["error", "warning"]
@@ -260,8 +260,8 @@ class Report:
     def codes(self) -> tuple[str, ...]:
         return tuple(v.code for v in self.violations)
 
-    def to_json(self) -> dict[str, Any]:
-        out = {
+    def to_json(self) -> ResultLine:
+        out: ResultLine = {
             "source": self.source,
             "kind": self.kind,
             "status": self.status,
@@ -314,16 +314,16 @@ class Policy:
     keep_orientation: bool = False
     max_side_px: int | None = None  # resize so the long side fits (never upscales)
     output_format: Literal["auto", "jpeg", "png"] = "auto"
-    jpeg_quality: int = 90
-    jpeg_quality_floor: int = 60  # below this, compress-to-cap downscales instead
-    max_encodes: int = 6  # bound on the compress-to-cap search per image
+    jpeg_quality: int = TUNING.jpeg_quality
+    jpeg_quality_floor: int = TUNING.jpeg_quality_floor  # below this, compress-to-cap downscales instead
+    max_encodes: int = TUNING.max_encodes  # bound on the compress-to-cap search per image
     # videos
-    fps: float = 2.0  # frames per second the model samples (sent with the part)
-    max_frames: int = 2000
+    fps: float = DEFAULT_LIMITS.fps_default  # frames per second the model samples (sent with the part)
+    max_frames: int = DEFAULT_LIMITS.max_frames_default
     video_as: Literal["auto", "file", "frames"] = "auto"  # auto: the file when it can be sent, else frames
     frame_max_side_px: int | None = None  # image-list frames: None = the size the model uses (TOKENS.md)
     token_budget: int | Literal["auto"] | None = "auto"  # per input; auto: the model's max input minus token_reserve
-    token_reserve: int = 16_384  # room left for the prompt and the answer
+    token_reserve: int = TUNING.token_reserve  # room left for the prompt and the answer
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -339,3 +339,102 @@ class Action:
         if self.params:
             out["params"] = self.params
         return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Output:
+    """One file prepare produced (or would send): where it is, and what it is."""
+
+    format: str
+    mime: str
+    width_px: int
+    height_px: int
+    size_bytes: int
+    path: str | None = None  # relative to the out folder; None when kept in memory
+    data: bytes | None = field(default=None, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in {"path": self.path, "format": self.format, "mime": self.mime, "width_px": self.width_px, "height_px": self.height_px, "size_bytes": self.size_bytes}.items() if v is not None}
+
+
+class ResultLine(TypedDict, total=False):
+    """One input's line: `check --json` output (`Report.to_json`) and `manifest.jsonl` lines
+    (`Prepared.to_json`), as batch workers return them and the CLI and the HTML report read them."""
+
+    source: str
+    kind: str  # "image", "video", "unknown"
+    status: str  # check: ok / fixable / rejected; prepare: ready / rejected
+    verdict: str  # prepare: the input's check status
+    violations: list[dict[str, Any]]
+    info: dict[str, Any] | None
+    estimate: dict[str, Any] | None
+    verified: str
+    remote: dict[str, Any]
+    actions: list[dict[str, Any]]
+    outputs: list[str]
+    output_info: list[dict[str, Any]]
+    part: dict[str, Any] | None
+    parts: list[dict[str, Any]] | None
+    input: dict[str, Any]  # the input's fingerprint, for --resume
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prepared:
+    """What prepare did for one input: the verdict, the actions with reasons, the outputs, the parts."""
+
+    source: str
+    report: Report
+    status: Literal["ready", "rejected"]
+    actions: tuple[Action, ...] = ()
+    outputs: tuple[Output, ...] = ()
+    parts: tuple[dict[str, Any], ...] = ()
+    violations: tuple[Violation, ...] = ()
+
+    @property
+    def part(self) -> dict[str, Any] | None:
+        """The content part (the first, when an image was split into tiles)."""
+        return self.parts[0] if self.parts else None
+
+    def to_json(self) -> ResultLine:
+        return {
+            "source": self.source,
+            "kind": self.report.kind,
+            "verdict": self.report.status,
+            "status": self.status,
+            "actions": [a.to_json() for a in self.actions],
+            "outputs": [o.path for o in self.outputs if o.path is not None],
+            "output_info": [o.to_json() for o in self.outputs],
+            "part": self.part if len(self.parts) <= 1 else None,
+            "parts": list(self.parts) if len(self.parts) > 1 else None,
+            "violations": [v.to_json() for v in self.violations],
+            "estimate": self.report.estimate.to_json() if self.report.estimate else None,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExtractedFrame:
+    """A frame of an image list: the sample's number, its time, and the picture taken for it."""
+
+    index: int  # k, the sample's number
+    time_s: float  # t_k, the sampling time, from the first frame
+    pts_s: float  # the presentation time of the source frame taken, from the first frame
+    image: Any = field(repr=False)  # a PIL.Image.Image at the list's frame size
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncodedPicture:
+    """One picture encoded to send: a rewritten image, a tile, or a frame of an image list."""
+
+    data: bytes = field(repr=False)
+    format: str  # "JPEG" / "PNG" (or the input's own format when passed through)
+    mime: str
+    size: Size
+    index: int = 0  # a frame's sample number
+    time_s: float = 0.0  # a frame's sampling time
+    pts_s: float = 0.0  # the source frame's time
+    quality: int | None = None
+    encodes: int = 0
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)

@@ -1,107 +1,89 @@
-"""The one place the stages are wired: resolve → probe → check → plan → apply → encode → emit.
+"""The one place the stages are wired, for every kind of input:
 
-`probe`, `check` and `prepare` are the library's entry points (re-exported by `mediaprep`).
+    input ─resolve─▶ Source ─probe─▶ info ─check─▶ Report ─plan─▶ ImagePlan / VideoPlan / FramesPlan
+          ─apply─▶ EncodedPicture(s) or a fixed file ─outputs (name, write, URL)─▶ parts ─▶ Prepared
+
+`probe`, `check`, `prepare` and `extract_frames` are the library's entry points (re-exported by
+`mediaprep`). Each stage lives in its own module and only moves data forward; this module decides
+which stage runs next, and nothing below it imports it.
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import os
-import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from . import encode, parts
-from .apply.images import EncodedImage, apply_image
+from . import parts, sampling
+from .apply import video as apply_video
+from .apply.images import apply_image, read_all
 from .backends import pillow_backend
 from .check import check_image, check_video, status_of
 from .codes import violation
-from .errors import MediaprepError, UsageError
-from .models import Action, ImageInfo, Policy, Report, Source, Target, VideoInfo, Violation
-from .plan import ImagePlan, plan_image
-from .remote import DEFAULT_REMOTE, RemoteOptions
+from .errors import ProbeError, UnreadableImage, UsageError
+from .media import BytesMedia, Media, OpenedMedia, media_for
+from .models import (
+    Action,
+    EncodedPicture,
+    ExtractedFrame,
+    ImageInfo,
+    Output,
+    Policy,
+    Prepared,
+    Report,
+    Size,
+    Source,
+    Target,
+    VideoInfo,
+    Violation,
+)
+from .outputs import copy_atomic, frame_name, output_name, output_stem, temp_path, url_for, write_atomic
+from .plan import FramesPlan, plan_extraction, plan_frames, plan_image, plan_video
+from .probe import Probed, probe_media, probe_source, probe_video, sniff_media
+from .caps import url_read_cap
+from .remote import DEFAULT_REMOTE, RemoteOptions, connect, download
 from .resolve import InputLike, label_for, resolve
-from .sniff import sniff
 
 _DEFAULT_TARGET = Target()
 _DEFAULT_POLICY = Policy()
-_EXT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif", "HEIC": ".heic"}
 
 
-class ProbeError(MediaprepError, ValueError):
-    """`probe` could not read the input; `.violation` says why, as `check` would report it."""
-
-    def __init__(self, v: Violation) -> None:
-        super().__init__(v.message)
-        self.violation = v
-
-
-def _probe_source(source: Source, *, verify: bool, target: Target, remote: RemoteOptions | None = None) -> tuple[ImageInfo | None, Violation | None, str]:
-    """(info, None, kind) or (None, violation, kind). Header only unless `verify`."""
-    if source.kind == "url" and source.remote is None:  # opened once, then read as below (see _probe_url)
-        return _probe_url(source, verify=verify, target=target, options=remote or DEFAULT_REMOTE)[:3]  # type: ignore[return-value]
-    with pillow_backend.open_bytes(source) as fp:  # one open for the sniff and the header
-        head = pillow_backend.read_head(fp)
-        sniffed = sniff(head)
-        if sniffed.kind != "video":
-            info, why = pillow_backend.read_info(source, fp, head)
-    if sniffed.kind == "video":
-        from .videos import probe_video_source
-
-        vinfo, vproblem = probe_video_source(source, sniffed, verify=verify)
-        return vinfo, vproblem, "video"  # type: ignore[return-value]
-    if info is None:
-        return None, violation("image.unreadable", source=source.label, observed=why or "unreadable"), "image"
-    if verify:
-        error = pillow_backend.verify(source, info, target.limits)
-        over = info.stored_size.pixels > target.limits.max_decode_pixels and info.reduced_decode is None
-        if error is not None:
-            info = _replace(info, decode="failed", decode_error=error)
-        elif not over:
-            info = _replace(info, decode="verified")
-    return info, None, "image"
-
-
-def _replace(info: ImageInfo, **changes: Any) -> ImageInfo:
-    from dataclasses import replace
-
-    return replace(info, **changes)
+# --------------------------------------------------------------------------------------------------
+# probe and check
 
 
 def probe(input: InputLike, *, target: Target | None = None, remote: RemoteOptions | None = None) -> ImageInfo | VideoInfo:
     """What the input is, from its header only (no pixels). Raises `ProbeError` when unreadable.
     A URL is read through Range requests (`remote` says how: deadline, private hosts, ...)."""
-    target = target or Target()
     source = resolve(input)
     if isinstance(source, Violation):
         raise ProbeError(source)
-    try:
-        info, v, _ = _probe_source(source, verify=False, target=target, remote=remote)
-    except OSError as exc:  # e.g. permission denied: the first open is here, not in resolve
-        raise ProbeError(violation("source.permission_denied", source=source.label, observed=f"{type(exc).__name__}: {exc}")) from exc
-    if info is None:
-        assert v is not None
-        raise ProbeError(v)
-    return info
+    probed = probe_source(source, verify=False, target=target or _DEFAULT_TARGET, remote=remote)
+    if probed.info is None:
+        assert probed.problem is not None
+        raise ProbeError(probed.problem)
+    return probed.info
 
 
-def _check_source(source: Source | Violation, target: Target, policy: Policy, *, fast: bool, label: str, remote: RemoteOptions | None = None) -> Report:
+def _report(label: str, probed: Probed, target: Target, policy: Policy) -> Report:
+    """The check stage on what probing found (a rejected report when it found nothing)."""
+    if probed.info is None:
+        assert probed.problem is not None
+        report = Report(source=label, kind=probed.kind, status="rejected", violations=(probed.problem,))
+    elif isinstance(probed.info, VideoInfo):
+        report = check_video(probed.info, target, policy, source=label)
+    else:
+        report = check_image(probed.info, target, policy, source=label)
+    return dataclasses.replace(report, remote=probed.transfer) if probed.transfer is not None else report
+
+
+def _check(source: Source | Violation, label: str, target: Target, policy: Policy, *, fast: bool, remote: RemoteOptions | None) -> Report:
     if isinstance(source, Violation):
         return Report(source=label, kind="unknown", status="rejected", violations=(source,))
-    if source.kind == "url" and source.remote is None:
-        return _check_url(source, target, policy, fast=fast, options=remote or DEFAULT_REMOTE)
-    try:
-        info, v, kind = _probe_source(source, verify=not fast, target=target)
-    except OSError as exc:  # the file vanished or became unreadable between resolve and probe
-        v = violation("source.permission_denied", source=source.label, observed=f"{type(exc).__name__}: {exc}")
-        return Report(source=source.label, kind="unknown", status="rejected", violations=(v,))
-    if info is None:
-        assert v is not None
-        return Report(source=source.label, kind=kind, status="rejected", violations=(v,))  # type: ignore[arg-type]
-    if isinstance(info, VideoInfo):
-        return check_video(info, target, policy, source=source.label)
-    return check_image(info, target, policy, source=source.label)
+    return _report(source.label, probe_source(source, verify=not fast, target=target, remote=remote), target, policy)
 
 
 def check(input: InputLike, *, target: Target | None = None, policy: Policy | None = None, fast: bool = False, remote: RemoteOptions | None = None) -> Report:
@@ -111,76 +93,19 @@ def check(input: InputLike, *, target: Target | None = None, policy: Policy | No
     A URL is read through Range requests, never whole: an image is decoded only when its body is at
     most `remote.verify_max_bytes` (else judged from its header); `Report.remote` says what it cost
     and what was read."""
-    return _check_source(resolve(input), target or _DEFAULT_TARGET, policy or _DEFAULT_POLICY, fast=fast, label=label_for(input), remote=remote)
+    return _check(resolve(input), label_for(input), target or _DEFAULT_TARGET, policy or _DEFAULT_POLICY, fast=fast, remote=remote)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Output:
-    """One file prepare produced (or would send): where it is, and what it is."""
-
-    format: str
-    mime: str
-    width_px: int
-    height_px: int
-    size_bytes: int
-    path: str | None = None  # relative to the out folder; None when kept in memory
-    data: bytes | None = field(default=None, repr=False)
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in {"path": self.path, "format": self.format, "mime": self.mime, "width_px": self.width_px, "height_px": self.height_px, "size_bytes": self.size_bytes}.items() if v is not None}
+# --------------------------------------------------------------------------------------------------
+# prepare
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Prepared:
-    """What prepare did for one input: the verdict, the actions with reasons, the outputs, the parts."""
-
-    source: str
-    report: Report
-    status: Literal["ready", "rejected"]
-    actions: tuple[Action, ...] = ()
-    outputs: tuple[Output, ...] = ()
-    parts: tuple[dict[str, Any], ...] = ()
-    violations: tuple[Violation, ...] = ()
-
-    @property
-    def part(self) -> dict[str, Any] | None:
-        """The content part (the first, when an image was split into tiles)."""
-        return self.parts[0] if self.parts else None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "kind": self.report.kind,
-            "verdict": self.report.status,
-            "status": self.status,
-            "actions": [a.to_json() for a in self.actions],
-            "outputs": [o.path for o in self.outputs if o.path is not None],
-            "output_info": [o.to_json() for o in self.outputs],
-            "part": self.part if len(self.parts) <= 1 else None,
-            "parts": list(self.parts) if len(self.parts) > 1 else None,
-            "violations": [v.to_json() for v in self.violations],
-            "estimate": self.report.estimate.to_json() if self.report.estimate else None,
-        }
+def _rejected(report: Report, *, actions: Iterable[Action] = (), outputs: Iterable[Output] = (), problems: Iterable[Violation] = ()) -> Prepared:
+    return Prepared(source=report.source, report=report, status="rejected", actions=tuple(actions), outputs=tuple(outputs), violations=report.violations + tuple(problems))
 
 
-def output_name(label: str, fmt: str, *, tile: int | None = None) -> str:
-    """A stable, collision-free file name: the input's stem, a hash of its full label, the format's extension."""
-    suffix = f"-t{tile}" if tile is not None else ""
-    return f"{output_stem(label)}{suffix}{_EXT.get(fmt, '.' + fmt.lower())}"
-
-
-def output_stem(label: str, *, default: str = "input") -> str:
-    """The input's stem made file-safe, then a hash of its full label: stable across runs, never colliding."""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(label.split("?")[0]).stem)[:80] or default
-    return f"{stem}-{hashlib.sha1(label.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, then rename: a killed run leaves no partial file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fp:
-        fp.write(data)
-    os.replace(tmp, path)
+def _ready(report: Report, *, actions: Iterable[Action], outputs: Iterable[Output] = (), part_list: Iterable[dict[str, object]]) -> Prepared:
+    return Prepared(source=report.source, report=report, status="ready", actions=tuple(actions), outputs=tuple(outputs), parts=tuple(part_list), violations=report.violations)  # type: ignore[arg-type]
 
 
 def prepare(
@@ -194,201 +119,319 @@ def prepare(
 ) -> Prepared:
     """Fix what can be fixed and return content parts ready to send. Inputs are never touched; with
     `out_dir`, the bytes to send are written there (atomically). Costs a check, then at most one
-    decode and a bounded number of encodes per input. A URL that is `ok` with the url transport is
-    sent as it is (nothing downloaded); otherwise it is downloaded (capped, streaming, to a
-    temporary file) and prepared as a file."""
-    target = target or Target()
-    policy = policy or Policy()
+    decode and a bounded number of encodes per input (a video: a remux, a transcode, or the decode
+    its image list needs). A URL that is `ok` with the url transport is sent as it is (nothing
+    downloaded); otherwise it is downloaded (capped, streaming, to a temporary file) and prepared as
+    a file."""
+    target = target or _DEFAULT_TARGET
+    policy = policy or _DEFAULT_POLICY
     out = Path(out_dir) if out_dir is not None else None
-    if (isinstance(input, str) and input[:8].lower().startswith(("http://", "https://"))) or (isinstance(input, Source) and input.kind == "url"):
-        url_source = resolve(input)
-        assert isinstance(url_source, Source)
-        return _prepare_url(url_source, target=target, policy=policy, out_dir=out_dir, url_prefix=url_prefix, options=remote or DEFAULT_REMOTE)
+    source = resolve(input)
+    if isinstance(source, Source) and source.kind == "url" and source.remote is None:
+        return _prepare_url(source, target=target, policy=policy, out_dir=out, url_prefix=url_prefix, options=remote or DEFAULT_REMOTE)
     if target.transport == "url" and url_prefix is None:
         raise UsageError("transport 'url' for local files needs url_prefix (where you will upload the out folder)")
     if target.transport == "url" and out is None:
         raise UsageError("transport 'url' needs out_dir: the files to upload are written there")
-    source = resolve(input)
-    report = _check_source(source, target, policy, fast=False, label=label_for(input))
+    report = _check(source, label_for(input), target, policy, fast=False, remote=remote)
     if report.status == "rejected" or isinstance(source, Violation):
-        return Prepared(source=report.source, report=report, status="rejected", violations=report.violations)
+        return _rejected(report)
+    media = media_for(source)
     if isinstance(report.info, VideoInfo):
-        from .videos import prepare_video
-
-        return prepare_video(source, report, target=target, policy=policy, out_dir=out, url_prefix=url_prefix)
+        return _prepare_video(source, media, report, report.info, target=target, policy=policy, out=out, url_prefix=url_prefix)
     assert isinstance(report.info, ImageInfo)
     if report.info.animated and policy.animated == "frames":
-        from .videos import prepare_animation
+        return _prepare_animation(media, report, report.info, target=target, policy=policy, out=out, url_prefix=url_prefix)
+    return _prepare_image(source, media, report, report.info, target=target, policy=policy, out=out, url_prefix=url_prefix)
 
-        return prepare_animation(source, report, target=target, policy=policy, out_dir=out, url_prefix=url_prefix)
+
+def _recheck(pic: EncodedPicture, label: str, target: Target) -> list[Violation]:
+    """Header-only re-check of what will be sent: a fix that did not cure is reported, never sent."""
+    probed = probe_media(BytesMedia(label, pic.data), verify=False, limits=target.limits)
+    if not isinstance(probed.info, ImageInfo):
+        why = probed.problem.observed if probed.problem is not None else "not an image"
+        return [violation("image.unreadable", source=label, observed=f"the prepared output does not read back: {why}")]
+    return list(check_image(probed.info, target, Policy(), source=label).errors)
+
+
+def _prepare_image(source: Source, media: Media, report: Report, info: ImageInfo, *, target: Target, policy: Policy, out: Path | None, url_prefix: str | None) -> Prepared:
     plan = plan_image(report, target, policy)
     try:
-        encoded, extra = apply_image(source, report.info, plan, target, policy)
-    except Exception as exc:  # a decoder that fails here fails this input only
-        v = violation("image.unreadable", source=source.label, observed=f"while fixing: {type(exc).__name__}: {exc}")
-        return Prepared(source=source.label, report=report, status="rejected", actions=plan.steps, violations=report.violations + (v,))
-    actions = plan.steps + tuple(extra)
+        encoded, extra = apply_image(media, info, plan, target, policy)
+    except UnreadableImage as exc:  # the header read but the pixels do not decode: this input only
+        v = violation("image.unreadable", source=source.label, observed=f"while fixing: {exc}")
+        return _rejected(report, actions=plan.steps, problems=(v,))
     outputs: list[Output] = []
-    part_list: list[dict[str, Any]] = []
+    part_list: list[dict[str, object]] = []
     problems: list[Violation] = []
-    for n, item in enumerate(encoded, start=1):
-        problems.extend(_recheck(item, source.label, target))
-        rel = output_name(source.label, item.format, tile=n if len(encoded) > 1 else None)
+    for n, pic in enumerate(encoded, start=1):
+        problems.extend(_recheck(pic, f"{source.label} (prepared)", target))
+        rel = output_name(source.label, pic.format, tile=n if len(encoded) > 1 else None)
         if out is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            write_atomic(out / rel, item.data)
-        output = Output(
-            format=item.format,
-            mime=item.mime,
-            width_px=item.size.width_px,
-            height_px=item.size.height_px,
-            size_bytes=item.size_bytes,
-            path=rel if out is not None else None,
-            data=None if out is not None else item.data,
-        )
-        outputs.append(output)
-        part_list.append(parts.image_part(_media_url(item, source, plan, target, out, rel, url_prefix), target.api))
-    status: Literal["ready", "rejected"] = "rejected" if problems else "ready"
-    return Prepared(
-        source=source.label,
-        report=report,
-        status=status,
-        actions=actions,
-        outputs=tuple(outputs),
-        parts=tuple(part_list) if not problems else (),
-        violations=report.violations + tuple(problems),
-    )
+            write_atomic(out / rel, pic.data)
+        outputs.append(Output(format=pic.format, mime=pic.mime, width_px=pic.size.width_px, height_px=pic.size.height_px, size_bytes=pic.size_bytes, path=rel if out is not None else None, data=None if out is not None else pic.data))
+        local = source.path if plan.passthrough else None
+        url = url_for(target, mime=pic.mime, rel=rel if out is not None else None, out_dir=out, url_prefix=url_prefix, data=pic.data, local_path=local)
+        part_list.append(parts.image_part(url, target.api))
+    if problems:
+        return _rejected(report, actions=plan.steps + tuple(extra), outputs=outputs, problems=problems)
+    return _ready(report, actions=plan.steps + tuple(extra), outputs=outputs, part_list=part_list)
 
 
-def _recheck(item: EncodedImage, label: str, target: Target) -> list[Violation]:
-    """Header-only re-check of what will be sent: a fix that did not cure is reported, never sent."""
-    info, why = pillow_backend.read_info(Source(label=label, kind="bytes", data=item.data))
-    if info is None:
-        return [violation("image.unreadable", source=label, observed=f"the prepared output does not read back: {why}")]
-    after = check_image(info, target, Policy(), source=f"{label} (prepared)")
-    return [v for v in after.violations if v.severity == "error"]
+def _prepare_video(source: Source, media: Media, report: Report, info: VideoInfo, *, target: Target, policy: Policy, out: Path | None, url_prefix: str | None) -> Prepared:
+    """Pass the file through, remux or transcode it (falling back to an image list when the fix
+    fails), or send an image list, as `plan_video` says."""
+    plan = plan_video(report, target, policy)
+    actions = list(plan.steps)
+    if plan.problem is not None:
+        return _rejected(report, actions=actions, problems=(plan.problem,))
+    name = output_stem(source.label, default="video")
+    frames = plan.frames
+    if plan.mode in ("remux", "transcode"):
+        if out is None:
+            raise UsageError("re-encoding a video needs out_dir: the new file is written there")
+        rel = f"{name}.mp4"
+        dest = out / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_path(dest)
+        fixed = apply_video.fix_file(media, info, plan, tmp)
+        failure = fixed.failure
+        again: Report | None = None
+        if failure is None:
+            # the fixed file goes through probe and check again: a fix that did not cure is never sent
+            again = _check(Source(label=str(dest), kind="path", path=tmp), source.label, target, dataclasses.replace(policy, video_as="auto"), fast=False, remote=None)
+            again = dataclasses.replace(again, source=f"{source.label} (prepared)")
+            if again.status != "ok":
+                failure = "; ".join(v.message for v in again.errors)
+        if failure is None and again is not None and isinstance(again.info, VideoInfo):
+            os.replace(tmp, dest)
+            if plan.mode == "transcode":
+                actions[0] = Action(op="transcode", reason=plan.reason, params=fixed.params)
+            url = url_for(target, mime="video/mp4", rel=rel, out_dir=out, url_prefix=url_prefix)
+            part = parts.video_part(url, target.api, fps=plan.fps, max_frames=plan.max_frames_field)
+            output = Output(format="MP4", mime="video/mp4", width_px=again.info.width_px, height_px=again.info.height_px, size_bytes=dest.stat().st_size, path=rel)
+            return _ready(report, actions=actions, outputs=(output,), part_list=(part,))
+        tmp.unlink(missing_ok=True)
+        actions.append(Action(op="frames", reason=f"{plan.mode} failed ({failure}); sent as an image list instead"))
+    elif plan.mode == "passthrough":
+        outputs: tuple[Output, ...] = ()
+        if target.transport == "base64":
+            url = url_for(target, mime=info.mime, data=read_all(media))
+        elif target.transport == "url":
+            if out is None or url_prefix is None:
+                raise UsageError("transport 'url' needs out_dir and url_prefix")
+            rel = f"{name}{Path(source.label).suffix or '.' + info.format.lower()}"
+            if source.path is not None:
+                copy_atomic(source.path, out / rel)
+            else:
+                write_atomic(out / rel, read_all(media))
+            outputs = (Output(format=info.format, mime=info.mime, width_px=info.width_px, height_px=info.height_px, size_bytes=info.size_bytes, path=rel),)
+            url = url_for(target, mime=info.mime, rel=rel, out_dir=out, url_prefix=url_prefix)
+        else:
+            url = url_for(target, mime=info.mime, local_path=source.path)
+        part = parts.video_part(url, target.api, fps=plan.fps, max_frames=plan.max_frames_field)
+        return _ready(report, actions=actions, outputs=outputs, part_list=(part,))
+    assert frames is not None, "a video plan that sends frames has a frames plan"
+    return _emit_list(report, frames, lambda: apply_video.video_pictures(media, info, frames, limits=target.limits), name=name, target=target, out=out, url_prefix=url_prefix, actions=actions)
 
 
-def _media_url(item: EncodedImage, source: Source, plan: ImagePlan, target: Target, out: Path | None, rel: str, url_prefix: str | None) -> str:
-    if target.transport == "base64":
-        return encode.to_data_url(item.data, item.mime)
-    if target.transport == "url":
-        assert url_prefix is not None
-        return encode.to_url(url_prefix, rel)
-    if out is not None:
-        return encode.to_file_url(out / rel, target.path_style)
-    if plan.passthrough and source.path is not None:
-        return encode.to_file_url(source.path, target.path_style)
-    raise UsageError("transport 'path' needs out_dir when an image must be rewritten (its fixed bytes need a file)")
+def _prepare_animation(media: Media, report: Report, info: ImageInfo, *, target: Target, policy: Policy, out: Path | None, url_prefix: str | None) -> Prepared:
+    """An animated image (GIF, APNG, animated WebP, AVIF sequence) as an image list that keeps its
+    real frame timing: SPEC §2's sampling over the animation's own clock."""
+    try:
+        timeline = pillow_backend.animation_timeline(media)
+    except UnreadableImage as exc:
+        return _rejected(report, problems=(violation("image.unreadable", source=report.source, observed=f"while reading the animation's frames: {exc}"),))
+    starts, duration = timeline[:-1], timeline[-1]
+    frames = plan_frames(duration, decodable_frames=len(starts), size=info.size, target=target, policy=policy, label=report.source)
+    actions = [Action(op="frames", reason=f"animated, {len(starts)} frames over {duration:g} s: sent as an image list with its timing")]
+    name = output_stem(report.source, default="video")
+    return _emit_list(report, frames, lambda: apply_video.animation_pictures(media, info, frames, starts, limits=target.limits), name=name, target=target, out=out, url_prefix=url_prefix, actions=actions)
+
+
+def _emit_list(report: Report, frames: FramesPlan, pictures: object, *, name: str, target: Target, out: Path | None, url_prefix: str | None, actions: list[Action]) -> Prepared:
+    """An image list, for videos and animations alike: each picture written (with out), re-checked
+    and named for the transport; the list's part once every picture is good."""
+    actions = actions + list(frames.steps)
+    if frames.problem is not None:
+        return _rejected(report, actions=actions, problems=(frames.problem,))
+    if target.transport in ("url", "path") and out is None:
+        raise UsageError(f"transport {target.transport!r} for an image list needs out_dir: the frames are written there")
+    urls: list[str] = []
+    outputs: list[Output] = []
+    problems: list[Violation] = []
+    assert callable(pictures)
+    for pic in pictures():
+        rel = frame_name(name, pic.index, pic.format)
+        if out is not None:
+            write_atomic(out / rel, pic.data)
+        problems.extend(_recheck(pic, rel, target))
+        urls.append(url_for(target, mime=pic.mime, rel=rel, out_dir=out, url_prefix=url_prefix, data=pic.data))
+        outputs.append(Output(format=pic.format, mime=pic.mime, width_px=pic.size.width_px, height_px=pic.size.height_px, size_bytes=pic.size_bytes, path=rel if out is not None else None, data=None if out is not None else pic.data))
+    lim = target.limits
+    if len(urls) < lim.image_list_min_frames:
+        problems.append(violation("frames.too_few", source=report.source, field="frames", observed=len(urls), limit=lim.image_list_min_frames, remedy="the video yielded fewer frames than planned"))
+    if problems:
+        return _rejected(report, actions=actions, outputs=outputs, problems=problems)
+    part = parts.image_list_part(urls, target.api, fps=round(frames.fps, 6))
+    return _ready(report, actions=actions, outputs=outputs, part_list=(part,))
 
 
 # --------------------------------------------------------------------------------------------------
-# URLs (issue 4): one Range-backed file per URL, read by the same backends as a file
-
-
-def _url_cap(target: Target) -> int:
-    """The most a URL's body may be before it is not read at all (`remote.too_large`): the largest
-    URL-transport cap. The cap of the media's own kind (image 10 MiB, video 2 GiB) is a check rule,
-    `image.too_large` / `video.too_large`, judged from the size the headers declare."""
-    lim = target.limits
-    return max(lim.image_max_file_bytes, lim.video_max_url_bytes)
-
-
-def _probe_url(source: Source, *, verify: bool, target: Target, options: RemoteOptions) -> tuple[ImageInfo | VideoInfo | None, Violation | None, str, Any]:
-    """(info, violation, kind, transfer): open the URL once (one request), read it as a file, close."""
-    from dataclasses import replace
-
-    from .remote import connect
-
-    opened, transfer = connect(source, options=options, cap_bytes=_url_cap(target))
-    if isinstance(opened, Violation):
-        return None, opened, "unknown", transfer
-    kind = "unknown"
-    try:
-        info, v, kind = _probe_source(replace(source, remote=opened), verify=verify, target=target)
-    except OSError:  # a read failed after opening: opened.failure says why
-        info, v = None, None
-    finally:
-        opened.close()
-    if opened.failure is not None:
-        return None, opened.failure, kind, opened.transfer
-    return info, v, kind, opened.transfer
-
-
-def _check_url(source: Source, target: Target, policy: Policy, *, fast: bool, options: RemoteOptions) -> Report:
-    """`check` for a URL: headers and what the backends read through Range requests. An image is
-    decoded (the cheap verification) only when its whole body is within `options.verify_max_bytes`;
-    a video gets the same verification as a file (index, first frames, a seek near the end)."""
-    from dataclasses import replace
-
-    from .remote import connect
-
-    opened, transfer = connect(source, options=options, cap_bytes=_url_cap(target))
-    if isinstance(opened, Violation):
-        return Report(source=source.label, kind="unknown", status="rejected", violations=(opened,), remote=transfer)
-    try:
-        kind = sniff(pillow_backend.read_head(opened)).kind
-        verify = not fast and not (kind == "image" and opened.size_bytes > options.verify_max_bytes)
-        report = _check_source(replace(source, remote=opened), target, policy, fast=not verify, label=source.label)
-    finally:
-        opened.close()
-    if opened.failure is not None:
-        report = Report(source=source.label, kind=report.kind, status="rejected", violations=(opened.failure,))
-    size = opened.size_bytes
-    whole = "" if opened.ranged else f"the server ignores Range, so the whole {size:,}-byte body was read; "
-    if fast:
-        note = f"{whole}headers only (fast): nothing was decoded"
-    elif kind == "image" and not verify:
-        note = f"{whole}header only: the {size:,}-byte image is over the {options.verify_max_bytes:,}-byte budget for decoding from a URL, so its pixels were not decoded (prepare downloads and decodes it when a fix needs the bytes)"
-    elif kind == "image":
-        note = f"{whole}pixels decoded" if whole else f"the whole {size:,}-byte body, pixels decoded"
-    else:
-        note = f"{whole}the container index and the frames the video check decodes, not the whole body"
-    return replace(report, remote=replace(opened.transfer, note=note))
+# URLs: one Range-backed file per URL, read by the same backends as a file
 
 
 def _url_passes_through(report: Report, target: Target, policy: Policy) -> bool:
     if isinstance(report.info, ImageInfo):
         return plan_image(report, target, policy).passthrough
-    return isinstance(report.info, VideoInfo) and not report.errors and policy.video_as != "frames"
+    return isinstance(report.info, VideoInfo) and plan_video(report, target, policy).mode == "passthrough"
 
 
-def _prepare_url(source: Source, *, target: Target, policy: Policy, out_dir: str | os.PathLike[str] | None, url_prefix: str | None, options: RemoteOptions) -> Prepared:
+def _prepare_url(source: Source, *, target: Target, policy: Policy, out_dir: Path | None, url_prefix: str | None, options: RemoteOptions) -> Prepared:
     """An `ok` URL with the url transport: the URL itself. Otherwise: download (capped, streaming,
     to a temporary file that is deleted afterwards) and prepare the file; with the url transport
     but no `url_prefix`, a fixed output has nowhere public to live, so it is sent as base64."""
-    from dataclasses import replace
-
-    from .remote import download
-
-    report = _check_url(source, target, policy, fast=False, options=options)
+    report = _check(source, source.label, target, policy, fast=False, remote=options)
     if report.status == "rejected":
-        return Prepared(source=source.label, report=report, status="rejected", violations=report.violations)
+        return _rejected(report)
     assert source.url is not None
     if target.transport == "url" and _url_passes_through(report, target, policy):
         reason = "no rule is broken: the URL is sent as it is (nothing downloaded)"
         if isinstance(report.info, VideoInfo):
-            part = parts.video_part(source.url, target.api, fps=policy.fps, max_frames=policy.max_frames if target.api == "dashscope" and policy.max_frames != target.limits.max_frames_default else None)
+            vplan = plan_video(report, target, policy)
+            if vplan.problem is not None:
+                return _rejected(report, actions=vplan.steps, problems=(vplan.problem,))
+            part = parts.video_part(source.url, target.api, fps=vplan.fps if vplan.fps is not None else policy.fps, max_frames=vplan.max_frames_field)
+            steps = (Action(op="passthrough", reason=reason),) + vplan.steps[1:]
         else:
             part = parts.image_part(source.url, target.api)
-        return Prepared(source=source.label, report=report, status="ready", actions=(Action(op="passthrough", reason=reason),), parts=(part,), violations=report.violations)
+            steps = (Action(op="passthrough", reason=reason),)
+        return _ready(report, actions=steps, part_list=(part,))
     if target.transport == "path" and out_dir is None:
         raise UsageError("transport 'path' with a URL input needs out_dir: the downloaded file must be kept somewhere")
-    got = download(source, options=options, cap_bytes=_url_cap(target))
+    got = download(source, options=options, cap_bytes=url_read_cap(target))
     if isinstance(got, Violation):
-        return Prepared(source=source.label, report=report, status="rejected", violations=report.violations + (got,))
+        return _rejected(report, problems=(got,))
     local_target = target
     note = ""
     if target.transport == "url" and url_prefix is None:
-        local_target = replace(target, transport="base64")
+        local_target = dataclasses.replace(target, transport="base64")
         note = "; no url_prefix to publish a fixed file at, so the output is sent as base64"
     try:
-        local = Source(label=source.label, kind="path", path=got.path)
-        result = prepare(local, target=local_target, policy=policy, out_dir=out_dir, url_prefix=url_prefix)
+        result = prepare(Source(label=source.label, kind="path", path=got.path), target=local_target, policy=policy, out_dir=out_dir, url_prefix=url_prefix)
     finally:
         got.path.unlink(missing_ok=True)
-    fetched = Action(op="download", reason=f"the fix needs the bytes: downloaded {got.size_bytes:,} bytes (cap {_url_cap(target):,}) to a temporary file{note}", params={"bytes": got.transfer.bytes_read, "requests": got.transfer.requests})
-    return replace(result, report=replace(result.report, remote=report.remote), actions=(fetched,) + result.actions)
+    fetched = Action(op="download", reason=f"the fix needs the bytes: downloaded {got.size_bytes:,} bytes (cap {url_read_cap(target):,}) to a temporary file{note}", params={"bytes": got.transfer.bytes_read, "requests": got.transfer.requests})
+    return dataclasses.replace(result, report=dataclasses.replace(result.report, remote=report.remote), actions=(fetched,) + result.actions)
 
 
-__all__ = ["Output", "Prepared", "ProbeError", "check", "prepare", "probe", "status_of"]
+# --------------------------------------------------------------------------------------------------
+# extract_frames: the library's lazy frame sampler
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FrameExtraction:
+    """The plan for an image list and, when iterated, its frames (lazily: one at a time)."""
+
+    source: str
+    fps: float | None  # the rate to send: the effective one when max_frames capped the count
+    times_s: tuple[float, ...]
+    frame_size: Size | None
+    violations: tuple[Violation, ...]
+    info: VideoInfo | None = None
+    reason: str = ""
+    media: Media | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return not any(v.severity == "error" for v in self.violations)
+
+    def __iter__(self) -> Iterator[ExtractedFrame]:
+        """The frames (PIL images at `frame_size`), one at a time. Costs one demux pass and a decode
+        of the GOPs holding a sampled frame, up to their last sampled frame."""
+        if not self.ok or self.media is None or self.info is None or self.frame_size is None:
+            return iter(())
+        return apply_video.taken_frames(self.media, self.info, self.times_s, out_size=self.frame_size)
+
+    def pictures(self, *, target: Target | None = None) -> Iterator[EncodedPicture]:
+        """The frames as the JPEGs an image list sends (padded where SPEC §1 needs it), one at a time."""
+        if not self.ok or self.media is None or self.info is None or self.frame_size is None or self.fps is None:
+            return iter(())
+        plan = FramesPlan(times_s=self.times_s, fps=self.fps, frame_size=self.frame_size)
+        return apply_video.video_pictures(self.media, self.info, plan, limits=(target or _DEFAULT_TARGET).limits)
+
+    def close(self) -> None:
+        """Close the URL this extraction reads from (files need nothing)."""
+        if isinstance(self.media, OpenedMedia):
+            self.media.opened.close()
+
+
+def extract_frames(
+    input: InputLike,
+    *,
+    fps: float | None = None,
+    max_frames: int | None = None,
+    max_side_px: int | None = None,
+    target: Target | None = None,
+    token_budget: int | None = None,
+    remote: RemoteOptions | None = None,
+) -> FrameExtraction:
+    """SPEC §2's sampling of a video: N = floor(duration × fps) frames at t_k = k / fps (evenly over
+    the duration when N > max_frames), each the frame on screen at t_k (fps and max_frames default
+    to the rule table's). With `token_budget`, a plan over it takes fewer (a multiple of 4, spread
+    evenly) or smaller frames (see `budget`). Probing and verifying cost a few frame decodes;
+    iterating costs one demux pass and a decode of what the sampled frames need. A URL is opened
+    once (Range requests) and read while the extraction is iterated; `close()` ends it."""
+    target = target or _DEFAULT_TARGET
+    lim = target.limits
+    fps = lim.fps_default if fps is None else fps
+    max_frames = lim.max_frames_default if max_frames is None else max_frames
+    label = label_for(input)
+
+    def failed(v: Violation, info: VideoInfo | None = None, reason: str = "") -> FrameExtraction:
+        return FrameExtraction(source=label, fps=None, times_s=(), frame_size=None, violations=(v,), info=info, reason=reason)
+
+    source = resolve(input)
+    if isinstance(source, Violation):
+        return failed(source)
+    problems = sampling.validate(fps, max_frames, lim, source=label)
+    if problems:
+        return FrameExtraction(source=label, fps=None, times_s=(), frame_size=None, violations=tuple(problems))
+    media: Media
+    if source.kind == "url" and source.remote is None:
+        opened, _ = connect(source, options=remote or DEFAULT_REMOTE, cap_bytes=url_read_cap(target))
+        if isinstance(opened, Violation):
+            return failed(opened)
+        media = OpenedMedia(label, opened)
+    else:
+        media = media_for(source)
+    try:
+        sniffed = sniff_media(media)
+    except OSError as exc:
+        return failed(violation("source.permission_denied" if isinstance(exc, PermissionError) else "video.unreadable", source=label, observed=f"{type(exc).__name__}: {exc}"))
+    if sniffed.kind != "video":
+        what = "an image" if sniffed.kind == "image" else "not a video"
+        return failed(violation("video.unreadable", source=label, observed=f"the bytes are {what} ({sniffed.format})"))
+    probed = probe_video(media, sniffed, verify=True)
+    info = probed.info
+    if not isinstance(info, VideoInfo):
+        assert probed.problem is not None
+        return failed(probed.problem)
+    if info.decode == "failed":
+        return failed(violation("video.unreadable", source=label, observed=info.decode_error or "the frames do not decode"), info)
+    plan = plan_extraction(info.duration_s, fps=fps, max_frames=max_frames, size=info.size, max_side_px=max_side_px, token_budget=token_budget, target=target, label=label)
+    if plan.problem is not None and plan.problem.code == "request.over_token_limit":
+        return failed(plan.problem, info, plan.reason)
+    return FrameExtraction(
+        source=label,
+        fps=plan.fps,
+        times_s=plan.times_s,
+        frame_size=plan.frame_size,
+        violations=(plan.problem,) if plan.problem is not None else (),
+        info=info,
+        reason=plan.reason,
+        media=media,
+    )
+
+
+__all__ = ["FrameExtraction", "Output", "Prepared", "ProbeError", "check", "extract_frames", "prepare", "probe", "status_of"]

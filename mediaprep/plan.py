@@ -1,15 +1,29 @@
-"""Report + policy → plan: the ordered fix steps for one image, each with its reason, and the size and
-format they will produce. Pure: a plan can be read, tested and explained before a pixel is touched.
+"""Report + policy → plan: the ordered fix steps for one input, each with its reason, and what they
+will produce. Pure: a plan can be read, tested and explained before a pixel is touched.
+
+- `plan_image`: an `ImagePlan` (pass through, or decode → orient → convert → resize → split/pad →
+  encode, with the output size and format).
+- `plan_video`: a `VideoPlan` (pass the file through, remux, transcode, or send an image list), with
+  the fps the budget allows and, for remux/transcode, the image list to fall back to should the fix
+  fail.
+- `plan_frames`: a `FramesPlan` for an image list made from a video or an animation: which
+  instants, at what size, sent at what fps, after the token budget; or the violation that stops it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
-from .check import output_format_for
-from .models import Action, ImageInfo, Policy, Report, Size, Target
-from .rules import Box
+from . import sampling
+from .budget import fit_image_list, fit_video_file, resolve_budget
+from .caps import video_raw_cap
+from .codes import violation
+from .formats import output_format_for, why_format
+from .models import Action, ImageInfo, Policy, Report, Size, Target, VideoInfo, Violation
+from .rules import REMUXABLE_CODECS, Box
+from .tokens import frame_size
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +100,7 @@ def plan_image(report: Report, target: Target, policy: Policy | None = None) -> 
             output_format=None,
         )
 
-    fmt = output_format_for(info, target)
+    fmt = output_format_for(info)
     if policy.output_format != "auto":
         fmt = policy.output_format.upper()
         if fmt == "JPEG" and info.has_alpha:
@@ -123,7 +137,7 @@ def plan_image(report: Report, target: Target, policy: Policy | None = None) -> 
         )
     if "image.format_unsupported" in codes:
         what = f"{'TIFF' if info.format == 'BIGTIFF' else info.format} with {info.encoding_issue}" if info.encoding_issue else info.format
-        steps.append(Action(op="convert", reason=f"{what} is not accepted; converted to {fmt} ({_why_format(info, fmt)})", params={"to": fmt}))
+        steps.append(Action(op="convert", reason=f"{what} is not accepted; converted to {fmt} ({why_format(info, fmt)})", params={"to": fmt}))
     elif "image.format_above_4k" in codes:
         steps.append(Action(op="convert", reason=f"{info.format} is not accepted above 4K ({size}); converted to {fmt}", params={"to": fmt}))
 
@@ -174,11 +188,149 @@ def plan_image(report: Report, target: Target, policy: Policy | None = None) -> 
     )
 
 
-def _why_format(info: ImageInfo, fmt: str) -> str:
-    if fmt == "PNG":
-        if info.has_alpha:
-            return "it has transparency"
-        if info.mode in ("P", "PA", "1"):
-            return "palette or 1-bit graphics"
-        return "lossless graphics"
-    return "a photo"
+# --------------------------------------------------------------------------------------------------
+# image lists (videos and animations) and videos
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FramesPlan:
+    """An image list: the instants sampled (seconds from the first frame), the size frames are
+    written at, the fps sent with the list, and the steps that chose them. With `problem` set the
+    list cannot be made and nothing is decoded."""
+
+    times_s: tuple[float, ...] = ()
+    fps: float = 0.0
+    frame_size: Size = Size(0, 0)
+    steps: tuple[Action, ...] = ()
+    problem: Violation | None = None
+    reason: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.times_s)
+
+
+def _evenly(duration_s: float, n: int, requested_fps: float, reason: str) -> sampling.SamplePlan:
+    return sampling.SamplePlan(times_s=tuple(k * duration_s / n for k in range(n)), fps=n / duration_s, requested_fps=requested_fps, capped=True, reason=reason)
+
+
+def plan_frames(duration_s: float, *, decodable_frames: int | None, size: Size, target: Target, policy: Policy, label: str) -> FramesPlan:
+    """The image list SPEC §2 makes of `duration_s` seconds at `policy.fps` (raised for a short clip,
+    spread over a clip too short for any fps when it has enough `decodable_frames`), at the frame
+    size the model uses (or `policy.frame_max_side_px`), fitted to the token budget (fewer frames,
+    then smaller ones). Pure."""
+    lim = target.limits
+    sample = sampling.plan_for_list(duration_s, policy.fps, policy.max_frames, lim, decodable_frames=decodable_frames)
+    few = sampling.too_few(sample, duration_s, lim, source=label)
+    if few is not None:
+        return FramesPlan(problem=few, reason=sample.reason)
+    fsize = frame_size(size, policy.frame_max_side_px)
+    budget = resolve_budget(policy.token_budget, target.model, reserve_tokens=policy.token_reserve)
+    steps: list[Action] = []
+    if not sample.stretched:
+        choice = fit_image_list(duration_s, sample.fps, policy.max_frames, fsize, budget, lim)
+        if not choice.fits:
+            return FramesPlan(problem=violation("request.over_token_limit", source=label, observed=choice.tokens, limit=budget), reason=choice.reason)
+        if choice.changed:
+            sample = _evenly(duration_s, choice.frames, policy.fps, choice.reason)
+            fsize = choice.size
+            steps.append(Action(op="budget", reason=choice.reason, params={"tokens": choice.tokens, "budget": budget}))
+    if sample.fps < lim.fps_min - 1e-9:
+        v = violation("frames.fps_out_of_range", source=label, field="fps", observed=round(sample.fps, 6), limit=f"[{lim.fps_min:g}, {lim.fps_max:g}]")
+        return FramesPlan(steps=tuple(steps), problem=v, reason=sample.reason)
+    steps.append(Action(op="sample", reason=sample.reason, params={"frames": sample.count, "fps": round(sample.fps, 6), "width_px": fsize.width_px, "height_px": fsize.height_px}))
+    return FramesPlan(times_s=sample.times_s, fps=sample.fps, frame_size=fsize, steps=tuple(steps), reason=sample.reason)
+
+
+def plan_extraction(duration_s: float, *, fps: float, max_frames: int, size: Size, max_side_px: int | None, token_budget: int | None, target: Target, label: str) -> FramesPlan:
+    """`extract_frames`' plan: SPEC §2's sampling at exactly `fps` (never raised: too few frames is
+    `frames.too_few`, reported with the frames there are), fitted to `token_budget` when given.
+    Pure."""
+    lim = target.limits
+    sample = sampling.sample_times(duration_s, fps, max_frames)
+    few = sampling.too_few(sample, duration_s, lim, source=label)
+    fsize = frame_size(size, max_side_px)
+    if few is None and token_budget is not None:
+        choice = fit_image_list(duration_s, sample.fps, max_frames, fsize, token_budget, lim)
+        if not choice.fits:
+            return FramesPlan(problem=violation("request.over_token_limit", source=label, observed=choice.tokens, limit=token_budget), reason=choice.reason)
+        if choice.changed:
+            sample = _evenly(duration_s, choice.frames, fps, choice.reason)
+            fsize = choice.size
+    return FramesPlan(times_s=sample.times_s, fps=sample.fps, frame_size=fsize, problem=few, reason=sample.reason)
+
+
+VideoMode = Literal["passthrough", "remux", "transcode", "frames"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VideoPlan:
+    """How a video is sent. `mode` "frames" sends `frames`; the file modes send a file with `fps`
+    (after the budget) and, for remux/transcode, keep `frames` as the fallback should the fix fail
+    (its own `problem` says when no image list is possible either). `problem`: the video cannot be sent as
+    planned (passthrough over the token budget), so the input is rejected with it."""
+
+    mode: VideoMode
+    reason: str
+    steps: tuple[Action, ...]
+    fps: float | None = None
+    max_frames_field: int | None = None  # DashScope's max_frames, sent only when not the default
+    cap_bytes: int | None = None  # what a transcode must fit under
+    frames: FramesPlan | None = None
+    problem: Violation | None = None
+
+
+def _choose(report: Report, target: Target, policy: Policy) -> tuple[VideoMode, str]:
+    codes = set(report.codes)
+    info = report.info
+    assert isinstance(info, VideoInfo)
+    if policy.video_as == "frames":
+        return "frames", "--video-as frames: sent as an image list"
+    if "video.too_short" in codes:
+        return "frames", f"{info.duration_s:g} s is shorter than {target.limits.video_min_duration_s:g} s: sent as an image list"
+    if "video.too_long" in codes:
+        return "frames", f"{info.duration_s:g} s is longer than {target.limits.video_max_duration_s:g} s: sent as an image list"
+    if "video.too_large" in codes:
+        return "transcode", "too large for the transport: re-encoded to an H.264 MP4 that fits"
+    if "video.container_unlisted" in codes:
+        if info.codec in REMUXABLE_CODECS:
+            return "remux", f"{info.format} is not a listed container: its {info.codec} stream is copied into an MP4"
+        return "transcode", f"{info.format} with {info.codec} is not listed: re-encoded to an H.264 MP4"
+    return "passthrough", "no rule is broken: the file is sent unchanged"
+
+
+def max_frames_field(target: Target, policy: Policy) -> int | None:
+    """DashScope's `max_frames`, sent only when it differs from the service's default."""
+    return policy.max_frames if target.api == "dashscope" and policy.max_frames != target.limits.max_frames_default else None
+
+
+def plan_video(report: Report, target: Target, policy: Policy | None = None) -> VideoPlan:
+    """The plan for a video `report` (not rejected). Pure."""
+    policy = policy or Policy()
+    info = report.info
+    assert isinstance(info, VideoInfo), "plan_video needs a video report"
+    mode, reason = _choose(report, target, policy)
+    steps = [Action(op=mode, reason=reason)]
+    frames = plan_frames(info.duration_s, decodable_frames=info.decodable_frames, size=info.size, target=target, policy=policy, label=report.source)
+    if mode == "frames":
+        return VideoPlan(mode="frames", reason=reason, steps=tuple(steps), frames=frames)
+    budget = resolve_budget(policy.token_budget, target.model, reserve_tokens=policy.token_reserve)
+    choice = fit_video_file(info.duration_s, policy.fps, policy.max_frames, frame_size(info.size), budget, target.limits)
+    if not choice.fits:
+        over = violation("request.over_token_limit", source=report.source, observed=choice.tokens, limit=budget)
+        if mode == "passthrough":
+            return VideoPlan(mode="passthrough", reason=reason, steps=tuple(steps), fps=policy.fps, problem=over)
+        # a fixed file would be over the budget too: the image list (fewer, smaller frames) instead
+        steps.append(Action(op="frames", reason=f"{mode} would not help: {over.message}; sent as an image list instead"))
+        return VideoPlan(mode="frames", reason=reason, steps=tuple(steps), frames=frames)
+    if choice.changed:
+        steps.append(Action(op="budget", reason=choice.reason, params={"tokens": choice.tokens, "budget": budget, "fps": choice.fps}))
+    return VideoPlan(
+        mode=mode,
+        reason=reason,
+        steps=tuple(steps),
+        fps=choice.fps,
+        max_frames_field=max_frames_field(target, policy),
+        cap_bytes=video_raw_cap(target) if mode == "transcode" else None,
+        frames=frames,
+    )

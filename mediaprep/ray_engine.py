@@ -44,7 +44,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .batch import CRASH_HOOK_ENV, HANG_HOOK_ENV, Job, _failure, run_one
+from .batch import Job, _failure, run_one
 from .errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -106,13 +106,12 @@ def _note_timeout_and_exit(ledger: tuple[str, str], index: int) -> None:
 def _run_row(row: dict[str, Any], *, job: Job, item_timeout_s: float, ledger: tuple[str, str]) -> dict[str, Any]:
     """One row of the dataset: the job under a watchdog, its result as a JSON string."""
     index, item = int(row["index"]), str(row["item"])
-    crash_on, hang_on = os.environ.get(CRASH_HOOK_ENV), os.environ.get(HANG_HOOK_ENV)  # test-only hooks, as in batch.py
     watchdog = threading.Timer(item_timeout_s, _note_timeout_and_exit, args=(ledger, index))
     watchdog.daemon = True
     watchdog.start()
     faulthandler.dump_traceback_later(item_timeout_s + _BACKSTOP_S, exit=True)
     try:
-        result = run_one(job, item, crash_on=crash_on, hang_on=hang_on)
+        result = run_one(job, item)
     finally:
         faulthandler.cancel_dump_traceback_later()
         watchdog.cancel()

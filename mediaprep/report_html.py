@@ -339,12 +339,14 @@ def _load_small(path: Path, long_px: int) -> Any | None:
     not an image this backend reads or would decode to more than THUMB_MAX_DECODE_PIXELS. Header
     read, then one decode (JPEG reduced by draft to 1/2–1/8 while decoding)."""
     from .backends import pillow_backend, pillow_ops
-    from .models import Source
+    from .errors import UnreadableImage
+    from .media import PathMedia
     from .rules import DEFAULT_LIMITS
 
-    source = Source(label=str(path), kind="path", path=path)
-    info, _why = pillow_backend.read_info(source)
-    if info is None:
+    source = PathMedia(str(path), path)
+    try:
+        info = pillow_backend.read_info(source)
+    except UnreadableImage:
         return None
     stored = info.stored_size
     decoded = math.ceil(stored.width_px / 8) * math.ceil(stored.height_px / 8) if info.format == "JPEG" else stored.pixels
@@ -405,7 +407,7 @@ def _video_frames_from_source(path: Path) -> list[Any]:
     holding the samples are decoded, until SHEET_BUDGET_S has passed."""
     deadline = time.monotonic() + SHEET_BUDGET_S
     from .rules import DEFAULT_LIMITS
-    from .videos import extract_frames
+    from .pipeline import extract_frames
 
     extraction = extract_frames(str(path), fps=DEFAULT_LIMITS.fps_max, max_frames=SHEET_FRAMES, max_side_px=THUMB_PX)
     if extraction.info is not None and extraction.violations and all(v.code == "frames.too_few" for v in extraction.violations):

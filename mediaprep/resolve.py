@@ -13,7 +13,7 @@ import os
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from .codes import violation
 from .errors import UsageError
@@ -23,12 +23,16 @@ InputLike = str | os.PathLike[str] | bytes | bytearray | memoryview | Source
 
 
 def label_for(obj: InputLike) -> str:
+    """How an input is named in every message: the path or URL as given, `<N bytes>` for bytes, and
+    a data URL's header and length (never its payload)."""
     if isinstance(obj, Source):
         return obj.label
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return f"<{len(obj)} bytes>"
+    if not isinstance(obj, (str, os.PathLike)):
+        raise UsageError(f"an input must be a path, a file:// / data: / http(s) URL, or bytes, not {type(obj).__name__}")
     text = os.fspath(obj)
-    if text.startswith("data:"):
+    if text[:5].lower() == "data:":
         head = text[: text.find(",")] if "," in text else text[:40]
         return f"<{head},… {len(text)} chars>"
     return text
@@ -53,10 +57,10 @@ def _data_url(text: str, label: str) -> Source | Violation:
     params = header[5:].split(";")
     mime = params[0] or None
     try:
-        if "base64" in params[1:]:
+        if any(p.strip().lower() == "base64" for p in params[1:]):
             data = base64.b64decode(payload, validate=True)
         else:
-            data = unquote(payload).encode("latin-1")
+            data = unquote_to_bytes(payload)  # RFC 2397: %XX escapes are octets, not UTF-8 text
     except (binascii.Error, ValueError) as exc:
         return violation("image.unreadable", source=label, observed=f"the data: URL's base64 payload is malformed ({exc})")
     return Source(label=label, kind="data_url", data=data, declared_mime=mime)
@@ -90,6 +94,8 @@ def _check_path(path: Path, label: str) -> Source | Violation:
         return violation("source.not_found", source=label, observed=str(path))
     except PermissionError as exc:
         return violation("source.permission_denied", source=label, observed=exc.strerror or "permission denied")
+    except OSError as exc:  # a symlink loop, a name too long for the file system, an I/O error
+        return violation("source.not_found", source=label, observed=f"{path} ({exc.strerror or type(exc).__name__})")
     if not stat.S_ISREG(st.st_mode):
         return violation("source.not_a_file", source=label, observed=_file_kind(st.st_mode))
     return Source(label=label, kind="path", path=path)  # unreadable files are found (and reported) at the first open
@@ -112,7 +118,7 @@ def expand_inputs(inputs: Iterable[str]) -> Iterator[str]:
     skipped), everything else is passed through as given for `resolve` to judge."""
     for item in inputs:
         path = Path(item)
-        if "://" not in item and not item.startswith("data:") and path.is_dir():
+        if "://" not in item and not item[:5].lower() == "data:" and _is_dir(path):
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
@@ -120,3 +126,10 @@ def expand_inputs(inputs: Iterable[str]) -> Iterator[str]:
                         yield os.path.join(root, name)
         else:
             yield item
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long to stat: not a folder; resolve reports it
+        return False

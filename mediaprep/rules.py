@@ -61,6 +61,35 @@ class Limits:
 
 DEFAULT_LIMITS = Limits()
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tuning:
+    """mediaprep's own numbers (not the service's): how fixes are made and what defaults it picks.
+    Read by plan, apply and the backends; a caller changes them through `Policy` where it applies."""
+
+    token_reserve: int = 16_384  # tokens left for the prompt and the answer under an "auto" budget
+    jpeg_quality: int = 90  # JPEG quality rewritten images and frames start from
+    jpeg_quality_floor: int = 60  # compress-to-cap downscales rather than go below this quality
+    max_encodes: int = 6  # bound on the compress-to-cap search per image
+    png_max_pixels: int = 4_000_000  # lossless sources larger than this are written as JPEG
+    shrink_step_max: float = 0.9  # compress-to-cap: each downscale keeps at most 90 % of a side
+    shrink_margin: float = 0.95  # ... and aims 5 % under the size the byte ratio predicts
+    transcode_crf: int = 23  # libx264 quality for a transcoded video
+    transcode_preset: str = "veryfast"
+    transcode_bitrate_headroom: float = 0.90  # the cap's bitrate keeps 10 % for container overhead
+    transcode_min_bitrate: int = 20_000  # bits/s: the VBV ceiling never goes below this
+    transcode_min_bits_per_pixel: float = 0.04  # per pixel per frame: shrink until a picture is watchable
+    transcode_shrink_step: float = 0.8
+    transcode_default_fps: float = 30.0  # when a stream declares no rate
+    contact_sheet_quality: int = 85
+
+
+TUNING = Tuning()
+
+# Codecs an MP4 carries that every service decoder reads: an unlisted container holding one is remuxed
+# (stream copy), anything else transcoded.
+REMUXABLE_CODECS: frozenset[str] = frozenset({"h264", "hevc"})
+
 # MIME types a data URL may carry (SPEC §1, §2). Keys are mediaprep's format names.
 IMAGE_MIME: dict[str, str] = {
     "BMP": "image/bmp",

@@ -38,6 +38,12 @@ class SamplePlan:
         return len(self.times_s)
 
 
+def _round_up(value: float, per_unit: int) -> float:
+    """`value` rounded up to 1/per_unit, ignoring float noise below the sampling epsilon (4 / 0.39999…
+    is 10.000000000000002, which is fps 10, not 10.001: floor(0.4 × 10) is 4 frames by SPEC's rule)."""
+    return math.ceil(value * per_unit - _EPS * per_unit) / per_unit
+
+
 def validate(fps: float, max_frames: int, limits: Limits, *, source: str) -> list[Violation]:
     """fps in [fps_min, fps_max] and max_frames in [1, max_frames_limit]."""
     out = []
@@ -70,9 +76,9 @@ def too_few(plan: SamplePlan, duration_s: float, limits: Limits, *, source: str)
     need = limits.image_list_min_frames
     if plan.count >= need:
         return None
-    fps_needed = need / duration_s if duration_s > 0 else math.inf
+    fps_needed = _round_up(need / duration_s, 100) if duration_s > 0 else math.inf
     if fps_needed <= limits.fps_max:
-        remedy = f"use fps {math.ceil(fps_needed * 100) / 100:g} or more (≤ {limits.fps_max:g}), or send the video file instead"
+        remedy = f"use fps {fps_needed:g} or more (≤ {limits.fps_max:g}), or send the video file instead"
     else:
         remedy = f"no fps up to {limits.fps_max:g} gives {need} frames from {duration_s:g} s; send the video file instead"
     return violation("frames.too_few", source=source, field="frames", observed=plan.count, limit=need, remedy=remedy)
@@ -86,7 +92,7 @@ def plan_for_list(duration_s: float, fps: float, max_frames: int, limits: Limits
     need = limits.image_list_min_frames
     if plan.count >= need:
         return plan
-    faster = math.ceil(need / duration_s * 1000) / 1000 if duration_s > 0 else math.inf
+    faster = _round_up(need / duration_s, 1000) if duration_s > 0 else math.inf
     if faster <= limits.fps_max:
         raised = sample_times(duration_s, faster, max_frames)
         if raised.count >= need:

@@ -70,3 +70,13 @@ def estimate_frames(size: Size, frame_count: int, constants: TokenConstants = DE
         tokens=chunks * per_chunk,
         basis=f"{frame_count} frames of {size} in {chunks} chunks of {per_chunk} tokens",
     )
+
+
+def frame_size(size: Size, max_side_px: int | None = None, constants: TokenConstants = DEFAULT_TOKENS) -> Size:
+    """The size video frames are written at for an image list: the size the model resizes a frame
+    to (`model_size` at the frame patch limit), or `max_side_px` on the long side; never larger
+    than the video."""
+    if max_side_px is not None:
+        scale = min(1.0, max_side_px / max(size.long_px, 1))
+        return Size(max(1, round(size.width_px * scale)), max(1, round(size.height_px * scale)))
+    return model_size(size, patch_limit=constants.frame_patch_limit, constants=constants)

@@ -14,7 +14,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mediaprep.batch import CRASH_HOOK_ENV, HANG_HOOK_ENV, run_local
+from mediaprep.batch import run_local
+
+HOOKS = Path(__file__).parent / "hooks"  # sitecustomize.py: crash/hang injection for subprocesses
+CRASH_HOOK_ENV, HANG_HOOK_ENV = "MEDIAPREP_TEST_CRASH_ON", "MEDIAPREP_TEST_HANG_ON"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +55,7 @@ def test_crash_and_hang_are_reported_and_the_batch_goes_on(tmp_path: Path) -> No
     for n, name in enumerate(names):
         Image.new("RGB", (20 + n, 20)).save(tmp_path / name)
     started = time.monotonic()
-    proc = _cli("check", "--json", "--workers", "2", "--item-timeout", "4", str(tmp_path), env={CRASH_HOOK_ENV: "CRASHME", HANG_HOOK_ENV: "HANGME"})
+    proc = _cli("check", "--json", "--workers", "2", "--item-timeout", "4", str(tmp_path), env={CRASH_HOOK_ENV: "CRASHME", HANG_HOOK_ENV: "HANGME", "PYTHONPATH": os.pathsep.join([str(HOOKS), os.environ.get("PYTHONPATH", "")])})
     elapsed = time.monotonic() - started
     lines = [json.loads(x) for x in proc.stdout.splitlines()]
     assert proc.returncode == 1, proc.stderr

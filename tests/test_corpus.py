@@ -73,10 +73,10 @@ def test_heif_tile_decode_matches_libheif(corpus: Path, name: str) -> None:
     from PIL import Image
 
     from mediaprep.backends import heif_tiles
-    from mediaprep.models import Source
+    from mediaprep.media import PathMedia
 
     path = corpus / "images" / name
-    reduced = heif_tiles.decode_reduced(Source(label=name, kind="path", path=path), max_long_px=800)
+    reduced = heif_tiles.decode_reduced(PathMedia(name, path), max_long_px=800)
     full = pillow_heif.open_heif(path)[0].to_pillow()
     assert reduced.size[0] / reduced.size[1] == pytest.approx(full.size[0] / full.size[1], rel=0.01)
     reference = full.resize(reduced.size, Image.Resampling.BOX)

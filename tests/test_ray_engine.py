@@ -11,15 +11,17 @@ import functools
 import importlib.util
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from mediaprep.batch import CRASH_HOOK_ENV, HANG_HOOK_ENV, run_local
+from mediaprep.batch import run_local
 from mediaprep.errors import UsageError
 from mediaprep.jobs import check_job
 from mediaprep.models import Policy, Target
@@ -34,6 +36,20 @@ CRASH_MARK, HANG_MARK = "RAYCRASH", "RAYHANG"
 
 def _job() -> functools.partial:
     return functools.partial(check_job, target=Target(), policy=Policy(), fast=False, remote=None)
+
+
+def _faulty(item: str, *, job: functools.partial) -> dict:
+    """Fault injection (test-only): an input named after CRASH_MARK kills its worker by SIGSEGV,
+    one named after HANG_MARK hangs; every other input runs `job`."""
+    if CRASH_MARK in item:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if HANG_MARK in item:
+        time.sleep(10**6)
+    return job(item)
+
+
+def _faulty_job() -> functools.partial:
+    return functools.partial(_faulty, job=_job())
 
 
 def _raise_on_three(item: str) -> dict:
@@ -54,8 +70,6 @@ def local_ray() -> Iterator[object]:
     ray = _import_ray()  # sets the offline defaults (no usage stats) before Ray starts
     if ray.is_initialized():  # pragma: no cover - another module left one running
         ray.shutdown()
-    saved = {k: os.environ.get(k) for k in (CRASH_HOOK_ENV, HANG_HOOK_ENV)}
-    os.environ[CRASH_HOOK_ENV], os.environ[HANG_HOOK_ENV] = CRASH_MARK, HANG_MARK  # workers inherit them
     import ray.cloudpickle
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
@@ -65,11 +79,6 @@ def local_ray() -> Iterator[object]:
     finally:
         ray.shutdown()
         ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +128,7 @@ def test_a_crash_and_a_hang_cost_their_own_input_only(local_ray: object, tmp_pat
     for n, name in enumerate(names):
         Image.new("RGB", (20 + n, 20)).save(tmp_path / name)
     items = sorted(str(tmp_path / n) for n in names)
-    got = list(run_ray(items, _job(), item_timeout_s=3, items_per_task=items_per_task))
+    got = list(run_ray(items, _faulty_job(), item_timeout_s=3, items_per_task=items_per_task))
     assert [item for _, item, _ in got] == items
     by = {Path(item).name: r for _, item, r in got}
     crashed = by[f"{CRASH_MARK}.png"]["violations"]

@@ -98,7 +98,7 @@ def test_fps_01_sparse_selection_every_strategy(vids: dict[str, tuple[Path, list
     assert ex.times_s == (0.0, 10.0, 20.0, 30.0, 40.0)
     from mediaprep.backends import pyav_backend
 
-    frames = list(pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size, plan=plan, seek=seek))
+    frames = list(pyav_backend.iter_frames(ex.media, ex.info, ex.times_s, out_size=ex.frame_size, plan=plan, seek=seek))
     assert [read_index(f.image) for f in frames] == [0, 40, 80, 120, 160]
     assert [f.index for f in frames] == [0, 1, 2, 3, 4]
 
@@ -119,7 +119,7 @@ def test_every_strategy_takes_specs_frame(vids: dict[str, tuple[Path, list[float
     sample_times = sampling.sample_times(ex.info.duration_s, fps, 2000).times_s  # (short clips give < 4: fine here)
     want = [expected_frame(times, t) for t in sample_times]
     for label, kw in _STRATEGIES.items():
-        frames = list(pyav_backend.iter_frames(ex._source, ex.info, sample_times, out_size=ex.frame_size, **kw))  # type: ignore[arg-type]
+        frames = list(pyav_backend.iter_frames(ex.media, ex.info, sample_times, out_size=ex.frame_size, **kw))  # type: ignore[arg-type]
         assert [read_index(f.image) for f in frames] == want, label
         assert [f.pts_s for f in frames] == pytest.approx([times[i] for i in want], abs=1e-6), label
 
@@ -137,7 +137,7 @@ def test_plan_takes_specs_frame_with_one_or_many_decoders(vids: dict[str, tuple[
     ex = mp.extract_frames(path, fps=2)
     for fps in (0.5, 2, 5):
         sample_times = sampling.sample_times(ex.info.duration_s, fps, 2000).times_s  # type: ignore[union-attr]
-        frames = list(pyav_backend.iter_frames(ex._source, ex.info, sample_times, out_size=ex.frame_size))  # type: ignore[arg-type]
+        frames = list(pyav_backend.iter_frames(ex.media, ex.info, sample_times, out_size=ex.frame_size))  # type: ignore[arg-type]
         assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in sample_times], fps
         assert [f.index for f in frames] == list(range(len(sample_times)))
 
@@ -150,7 +150,7 @@ def test_closing_the_frames_early_stops_the_decoders(vids: dict[str, tuple[Path,
 
     path, times = vids["bframes-long.mkv"]
     ex = mp.extract_frames(path, fps=2)
-    it = pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size)  # type: ignore[arg-type]
+    it = pyav_backend.iter_frames(ex.media, ex.info, ex.times_s, out_size=ex.frame_size)  # type: ignore[arg-type]
     assert [read_index(next(it).image) for _ in range(2)] == [expected_frame(times, t) for t in ex.times_s[:2]]
     it.close()
     assert not [t for t in threading.enumerate() if t.name.startswith("mediaprep-decode")]
@@ -173,7 +173,7 @@ def test_an_mp4_trimmed_by_its_edit_list(tmp_path: Path, gop: int, end_s: float)
     assert ex.times_s[-1] < end_s
     want = [expected_frame(times, t) for t in ex.times_s]
     for label, kw in _STRATEGIES.items():
-        frames = list(pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size, **kw))  # type: ignore[arg-type]
+        frames = list(pyav_backend.iter_frames(ex.media, ex.info, ex.times_s, out_size=ex.frame_size, **kw))  # type: ignore[arg-type]
         assert [read_index(f.image) for f in frames] == want, label
 
 
@@ -191,7 +191,7 @@ def test_scan_in_mpeg_ts_when_a_seek_lands_after_the_last_keyframe(tmp_path: Pat
     ex = mp.extract_frames(path, fps=2)
     for fps in (0.5, 0.3, 0.25, 0.2):
         sample_times = sampling.sample_times(ex.info.duration_s, fps, 2000).times_s  # type: ignore[union-attr]
-        frames = list(pyav_backend.iter_frames(ex._source, ex.info, sample_times, out_size=ex.frame_size, plan=False, seek=True))  # type: ignore[arg-type]
+        frames = list(pyav_backend.iter_frames(ex.media, ex.info, sample_times, out_size=ex.frame_size, plan=False, seek=True))  # type: ignore[arg-type]
         assert [f.index for f in frames] == list(range(len(sample_times))), fps
         assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in sample_times], fps
     real = pyav_backend._plan
@@ -205,7 +205,7 @@ def test_scan_in_mpeg_ts_when_a_seek_lands_after_the_last_keyframe(tmp_path: Pat
         mpatch.setattr(pyav_backend, "_plan", without_last_gop)
         for fps in (0.5, 0.3, 1, 2):
             sample_times = sampling.sample_times(ex.info.duration_s, fps, 2000).times_s  # type: ignore[union-attr]
-            frames = list(pyav_backend.iter_frames(ex._source, ex.info, sample_times, out_size=ex.frame_size))  # type: ignore[arg-type]
+            frames = list(pyav_backend.iter_frames(ex.media, ex.info, sample_times, out_size=ex.frame_size))  # type: ignore[arg-type]
             assert [f.index for f in frames] == list(range(len(sample_times))), fps
             assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in sample_times], fps
 
@@ -224,7 +224,7 @@ def test_an_unfinished_frame_iterator_does_not_keep_the_process_alive(vids: dict
         import mediaprep as mp
         from mediaprep.backends import pyav_backend as pb
         ex = mp.extract_frames({str(path)!r}, fps=10)
-        it = pb.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size)
+        it = pb.iter_frames(ex.media, ex.info, ex.times_s, out_size=ex.frame_size)
         next(it)
         print("one frame", flush=True)
         """
@@ -283,9 +283,9 @@ def test_plan_decodes_only_what_the_chosen_frames_need(vids: dict[str, tuple[Pat
     path, times = vids[name]
     ex = mp.extract_frames(path, fps=fps)
     counter = _count_decoded(monkeypatch)
-    planned = [read_index(f.image) for f in pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size)]
+    planned = [read_index(f.image) for f in pyav_backend.iter_frames(ex.media, ex.info, ex.times_s, out_size=ex.frame_size)]
     decoded_by_plan, counter[0] = counter[0], 0
-    scanned = [read_index(f.image) for f in pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size, plan=False, seek=False)]
+    scanned = [read_index(f.image) for f in pyav_backend.iter_frames(ex.media, ex.info, ex.times_s, out_size=ex.frame_size, plan=False, seek=False)]
     assert planned == scanned == [expected_frame(times, t) for t in ex.times_s]
     assert counter[0] >= expected_frame(times, ex.times_s[-1]) + 1  # the scan: every frame up to the last sample
     assert decoded_by_plan <= most * counter[0], (decoded_by_plan, counter[0])
@@ -314,7 +314,7 @@ def test_a_plan_that_misses_a_frame_falls_back_to_a_scan(vids: dict[str, tuple[P
         return dataclasses.replace(plan, segments=tuple(segments))
 
     monkeypatch.setattr(pyav_backend, "_plan", damaged)
-    frames = list(pyav_backend.iter_frames(ex._source, ex.info, ex.times_s, out_size=ex.frame_size))
+    frames = list(pyav_backend.iter_frames(ex.media, ex.info, ex.times_s, out_size=ex.frame_size))
     assert [f.index for f in frames] == list(range(len(ex.times_s)))
     assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in ex.times_s]
 
@@ -555,7 +555,7 @@ def test_frames_cli_base64_part_is_streamed_from_the_written_files(vids: dict[st
 
 @pytest.mark.parametrize("count,columns,cell", [(6, 6, 240), (36, 6, 240), (100, 10, 144), (2000, 45, 80)])
 def test_contact_sheet_grows_wider_with_the_count(count: int, columns: int, cell: int, tmp_path: Path) -> None:
-    from mediaprep.apply.video import ContactSheet
+    from mediaprep.backends.contact_sheet import ContactSheet
 
     sheet = ContactSheet(count)
     assert (sheet.columns, sheet.cell_px) == (columns, cell)
@@ -566,7 +566,7 @@ def test_contact_sheet_grows_wider_with_the_count(count: int, columns: int, cell
     Image.new("RGB", (320, 180), (250, 250, 250)).save(buf, "JPEG")
     for n in range(min(count, 12)):
         sheet.add(n * 0.5, buf.getvalue())
-    sheet.save(tmp_path / "sheet.jpg")
+    (tmp_path / "sheet.jpg").write_bytes(sheet.to_jpeg())
     im = Image.open(tmp_path / "sheet.jpg").convert("RGB")
     assert im.size == sheet.sheet.size
     assert min(im.getpixel((cell // 2, cell // 2))) > 200  # the first cell holds the (white) frame

@@ -7,44 +7,31 @@ Costs one decode of the first picture and, for each output, one encode plus at m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 from ..backends import pillow_backend, pillow_ops
+from ..caps import image_raw_cap
 from ..compress import next_quality
-from ..encode import image_raw_cap
-from ..models import Action, ImageInfo, Policy, Size, Source, Target
+from ..media import Media
+from ..models import Action, EncodedPicture, ImageInfo, Policy, Size, Target
 from ..plan import ImagePlan, padded_size
-from ..rules import IMAGE_MIME
+from ..rules import IMAGE_MIME, TUNING
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EncodedImage:
-    data: bytes = field(repr=False)
-    format: str
-    mime: str
-    size: Size
-    quality: int | None = None
-    encodes: int = 0
 
-    @property
-    def size_bytes(self) -> int:
-        return len(self.data)
+def read_all(media: Media) -> bytes:
+    """Every byte of the input. Costs one read of the whole file."""
+    with media.open() as fp:
+        return fp.read()
 
 
-def read_all(source: Source) -> bytes:
-    if source.data is not None:
-        return source.data
-    assert source.path is not None
-    return source.path.read_bytes()
-
-
-def apply_image(source: Source, info: ImageInfo, plan: ImagePlan, target: Target, policy: Policy) -> tuple[list[EncodedImage], list[Action]]:
-    """Outputs (one per tile) and the actions taken beyond the plan's (compression, fallbacks)."""
+def apply_image(media: Media, info: ImageInfo, plan: ImagePlan, target: Target, policy: Policy) -> tuple[list[EncodedPicture], list[Action]]:
+    """Outputs (one per tile) and the actions taken beyond the plan's (compression, fallbacks).
+    Raises `UnreadableImage` when the pixels do not decode."""
     if plan.passthrough:
-        return [EncodedImage(data=read_all(source), format=info.format, mime=info.mime, size=info.size)], []
+        return [EncodedPicture(data=read_all(media), format=info.format, mime=info.mime, size=info.size)], []
     assert plan.output_format is not None
     extra: list[Action] = []
-    im = pillow_backend.load_first_frame(source, info, target.limits, want_long_px=plan.decode_long_px)
+    im = pillow_backend.load_first_frame(media, info, target.limits, want_long_px=plan.decode_long_px)
     icc = im.info.get("icc_profile")
     if "orient" in plan.ops:
         # a reduced decode shrinks the stored picture; orientation applies the same way
@@ -59,7 +46,7 @@ def apply_image(source: Source, info: ImageInfo, plan: ImagePlan, target: Target
         if keep_tag in (5, 6, 7, 8):  # pixels still stored sideways: the displayed size is swapped
             scaled = Size(scaled.height_px, scaled.width_px)
         im = pillow_ops.resize(im, scaled)
-    outputs: list[EncodedImage] = []
+    outputs: list[EncodedPicture] = []
     lim = target.limits
     for tile in pillow_ops.split(im, plan.tiles):
         tile_size = pillow_ops.size_of(tile)
@@ -71,7 +58,7 @@ def apply_image(source: Source, info: ImageInfo, plan: ImagePlan, target: Target
     return outputs, extra
 
 
-def _encode_to_cap(im, fmt: str, target: Target, policy: Policy, *, icc: bytes | None, orientation: int) -> tuple[EncodedImage, list[Action]]:  # type: ignore[no-untyped-def]
+def _encode_to_cap(im, fmt: str, target: Target, policy: Policy, *, icc: bytes | None, orientation: int) -> tuple[EncodedPicture, list[Action]]:  # type: ignore[no-untyped-def]
     """Encode once; when over the cap, search JPEG quality (bounded), then downscale; PNG first tries
     harder compression, then JPEG when it has no alpha, then downscales."""
     actions: list[Action] = []
@@ -83,18 +70,18 @@ def _encode_to_cap(im, fmt: str, target: Target, policy: Policy, *, icc: bytes |
             data = pillow_ops.encode(im, "PNG", icc=icc, orientation=orientation)
             encodes += 1
             if len(data) <= cap:
-                return EncodedImage(data=data, format="PNG", mime=mime, size=pillow_ops.size_of(im), encodes=encodes), actions
+                return EncodedPicture(data=data, format="PNG", mime=mime, size=pillow_ops.size_of(im), encodes=encodes), actions
             data = pillow_ops.encode(im, "PNG", icc=icc, orientation=orientation, optimize=True)
             encodes += 1
             if len(data) <= cap:
                 actions.append(Action(op="compress", reason=f"PNG over the {cap}-byte cap; re-encoded with maximum compression ({len(data)} bytes)"))
-                return EncodedImage(data=data, format="PNG", mime=mime, size=pillow_ops.size_of(im), encodes=encodes), actions
+                return EncodedPicture(data=data, format="PNG", mime=mime, size=pillow_ops.size_of(im), encodes=encodes), actions
             if im.mode not in ("RGBA", "LA", "P", "1"):
                 actions.append(Action(op="compress", reason=f"PNG is {len(data)} bytes, over the {cap}-byte cap; written as JPEG instead"))
                 fmt = "JPEG"
                 im, _ = pillow_ops.normalise_mode(im, fmt)
                 continue
-            im = _shrink(im, len(data), cap, actions)
+            im = _shrink(im, len(data), cap, actions, target)
             continue
         # JPEG: a bounded quality search
         samples: list[tuple[int, int]] = []
@@ -118,14 +105,15 @@ def _encode_to_cap(im, fmt: str, target: Target, policy: Policy, *, icc: bytes |
                         params={"quality": best[0], "encodes": len(samples)},
                     )
                 )
-            return EncodedImage(data=best[1], format="JPEG", mime=mime, size=pillow_ops.size_of(im), quality=best[0], encodes=encodes), actions
+            return EncodedPicture(data=best[1], format="JPEG", mime=mime, size=pillow_ops.size_of(im), quality=best[0], encodes=encodes), actions
         smallest = min(n for _, n in samples)
-        im = _shrink(im, smallest, cap, actions)
+        im = _shrink(im, smallest, cap, actions, target)
 
 
-def _shrink(im, size_bytes: int, cap: int, actions: list[Action]):  # type: ignore[no-untyped-def]
-    scale = min(0.9, math.sqrt(cap / size_bytes) * 0.95)
-    new = Size(max(11, math.floor(im.width * scale)), max(11, math.floor(im.height * scale)))
+def _shrink(im, size_bytes: int, cap: int, actions: list[Action], target: Target):  # type: ignore[no-untyped-def]
+    scale = min(TUNING.shrink_step_max, math.sqrt(cap / size_bytes) * TUNING.shrink_margin)
+    floor = target.limits.image_min_side_exclusive_px + 1  # never below the smallest side the service takes
+    new = Size(max(floor, math.floor(im.width * scale)), max(floor, math.floor(im.height * scale)))
     actions.append(
         Action(
             op="compress",

@@ -17,8 +17,9 @@ from typing import IO
 import av
 from PIL import Image
 
-from ..models import Source
-from .pillow_backend import open_bytes
+from ..errors import UnreadableImage, UnreadableVideo
+from ..media import Media
+from .translate import image_errors, video_errors
 
 
 def _boxes(buf: bytes, off: int, end: int) -> Iterator[tuple[str, int, int]]:
@@ -111,46 +112,51 @@ _ROTATE_CCW = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: I
 _MIRROR = {0: Image.Transpose.FLIP_LEFT_RIGHT, 1: Image.Transpose.FLIP_TOP_BOTTOM}
 
 
-def grid_layout(source: Source) -> dict[str, int]:
+def grid_layout(media: Media) -> dict[str, int]:
     """Header only: pillow-heif's `tiling` info (columns, rows, tile and image size)."""
     from pillow_heif import HeifImageFile
 
-    with open_bytes(source) as fp:
+    with media.open() as fp, image_errors():
         tiling = HeifImageFile(fp).info.get("tiling")
     if not tiling:
-        raise ValueError("not a gridded HEIF picture")
+        raise UnreadableImage("not a gridded HEIF picture")
     return dict(tiling)
 
 
-def decode_reduced(source: Source, *, max_long_px: int) -> Image.Image:
-    """Decode the primary picture shrunk so its long side is at most `max_long_px` (never enlarged)."""
-    grid = grid_layout(source)
+def decode_reduced(media: Media, *, max_long_px: int) -> Image.Image:
+    """Decode the primary picture shrunk so its long side is at most `max_long_px` (never enlarged).
+    Raises `UnreadableImage` when the boxes or the tiles do not read."""
+    grid = grid_layout(media)
     tile_w, tile_h = grid["tile_width"], grid["tile_height"]
-    with open_bytes(source) as fp:
+    with media.open() as fp, image_errors("HEIF boxes: "):
         (width, height), transforms = primary_transforms(fp)
     cols, rows = -(-width // tile_w), -(-height // tile_h)  # the stored grid, before irot/imir
     scale = min(1.0, max_long_px / max(width, height))
     out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
     canvas = Image.new("RGB", (out_w, out_h))
-    with open_bytes(source) as fp, av.open(fp) as container:
-        streams = [s for s in container.streams if s.type == "video"][: cols * rows]
-        if len(streams) < cols * rows:
-            raise ValueError(f"the grid names {cols * rows} tiles but the file holds {len(streams)}")
-        index = {s.index: n for n, s in enumerate(streams)}
-        for packet in container.demux(streams):
-            n = index.get(packet.stream.index)
-            if n is None:
-                continue
-            for frame in packet.decode():
-                row, col = divmod(n, cols)
-                x0, y0 = col * tile_w, row * tile_h
-                x1, y1 = min(x0 + tile_w, width), min(y0 + tile_h, height)
-                dx0, dy0 = round(x0 * scale), round(y0 * scale)
-                dx1, dy1 = round(x1 * scale), round(y1 * scale)
-                if dx1 <= dx0 or dy1 <= dy0:
-                    continue
-                tile = frame.to_image().crop((0, 0, x1 - x0, y1 - y0))
-                canvas.paste(tile.resize((dx1 - dx0, dy1 - dy0), Image.Resampling.BOX), (dx0, dy0))
+    try:
+        with video_errors("HEIF tiles: "):
+            with media.open() as fp, av.open(fp) as container:
+                streams = [s for s in container.streams if s.type == "video"][: cols * rows]
+                if len(streams) < cols * rows:
+                    raise UnreadableImage(f"the grid names {cols * rows} tiles but the file holds {len(streams)}")
+                index = {s.index: n for n, s in enumerate(streams)}
+                for packet in container.demux(streams):
+                    n = index.get(packet.stream.index)
+                    if n is None:
+                        continue
+                    for frame in packet.decode():
+                        row, col = divmod(n, cols)
+                        x0, y0 = col * tile_w, row * tile_h
+                        x1, y1 = min(x0 + tile_w, width), min(y0 + tile_h, height)
+                        dx0, dy0 = round(x0 * scale), round(y0 * scale)
+                        dx1, dy1 = round(x1 * scale), round(y1 * scale)
+                        if dx1 <= dx0 or dy1 <= dy0:
+                            continue
+                        tile = frame.to_image().crop((0, 0, x1 - x0, y1 - y0))
+                        canvas.paste(tile.resize((dx1 - dx0, dy1 - dy0), Image.Resampling.BOX), (dx0, dy0))
+    except UnreadableVideo as exc:  # the tiles are HEVC streams, but the verdict is on an image
+        raise UnreadableImage(str(exc)) from exc
     for kind, value in transforms:
         if kind == "imir":
             canvas = canvas.transpose(_MIRROR[value])

@@ -9,8 +9,6 @@ pillow-heif's plugin class without registering it, and mediaprep applies its own
 from __future__ import annotations
 
 import contextlib
-import io
-import os
 import re
 import warnings
 from collections.abc import Iterator
@@ -18,9 +16,12 @@ from typing import IO, Any
 
 from PIL import Image
 
-from ..models import ImageInfo, Source
+from ..errors import UnreadableImage
+from ..media import Media
+from ..models import ImageInfo
 from ..rules import IMAGE_MIME, OTHER_MIME, Limits
 from ..sniff import HEAD_BYTES, Sniffed, sniff
+from .translate import IMAGE_LIBRARY_ERRORS, describe, image_errors
 
 # mediaprep format → Pillow plugin id. Formats absent here are tried through `_FALLBACK_PLUGINS`.
 _PLUGIN_BY_FORMAT = {
@@ -69,45 +70,6 @@ _ORIENTATION_TAG = 0x0112
 Image.init()
 
 
-class UnreadableImage(Exception):
-    """The bytes are not an image this backend can open; the message says why."""
-
-
-@contextlib.contextmanager
-def open_bytes(source: Source) -> Iterator[IO[bytes]]:
-    """A binary file object over the source's bytes (a path is opened, never read whole). A URL is
-    read through Range requests: the pipeline's open `RemoteFile` (a fresh cursor on its shared
-    cache, so closing it — as PyAV does — is harmless), or one opened here with the defaults."""
-    if source.path is not None:
-        with open(source.path, "rb") as fp:
-            yield fp
-    elif source.data is not None:
-        yield io.BytesIO(source.data)
-    elif source.kind == "url" and source.remote is not None:
-        with source.remote.reopen() as fp:
-            yield fp
-    elif source.kind == "url":
-        from .. import remote
-        from ..rules import DEFAULT_LIMITS
-
-        cap = max(DEFAULT_LIMITS.image_max_file_bytes, DEFAULT_LIMITS.video_max_url_bytes)
-        opened = remote.open_remote(source, options=remote.DEFAULT_REMOTE, cap_bytes=cap)
-        if not isinstance(opened, remote.RemoteFile):
-            raise UnreadableImage(opened.message)
-        with opened as fp:
-            yield fp
-    else:  # pragma: no cover - every Source kind has bytes somewhere
-        raise UnreadableImage("no bytes for this source")
-
-
-def source_size_bytes(source: Source) -> int:
-    if source.path is not None:
-        return source.path.stat().st_size
-    if source.remote is not None:
-        return int(source.remote.size_bytes)  # from Content-Range / Content-Length, nothing read
-    return len(source.data or b"")
-
-
 def read_head(fp: IO[bytes]) -> bytes:
     fp.seek(0)
     head = fp.read(HEAD_BYTES)
@@ -132,7 +94,7 @@ def _open_plugin(fp: IO[bytes], sniffed: Sniffed) -> Image.Image:
         try:
             if accept is not None and not accept(head):
                 continue
-        except Exception:
+        except IMAGE_LIBRARY_ERRORS:  # a plugin that cannot even judge the head does not accept it
             continue
         fp.seek(0)
         try:
@@ -140,7 +102,7 @@ def _open_plugin(fp: IO[bytes], sniffed: Sniffed) -> Image.Image:
         except (SyntaxError, IndexError, TypeError, OSError, ValueError, EOFError) as exc:
             last = exc
     if last is not None and plugin:
-        raise UnreadableImage(_describe(last)) from last
+        raise UnreadableImage(describe(last)) from last
     raise UnreadableImage(_unknown_reason(sniffed))  # no magic matched: the plugins' guesses say nothing
 
 
@@ -154,11 +116,6 @@ def _unknown_reason(sniffed: Sniffed) -> str:
     if sniffed.format in ("JXL", "BPG"):
         return f"{sniffed.format} is not a format any decoder here reads"
     return "the bytes match no image format mediaprep reads"
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if not isinstance(exc, UnreadableImage) else text
 
 
 def _bit_depth(im: Image.Image, fmt: str, head: bytes) -> int:
@@ -203,7 +160,7 @@ def _orientation(im: Image.Image, fmt: str) -> tuple[int, str | None]:
             value = im.getexif().get(_ORIENTATION_TAG)
             if value and value != 1 and int(value) in range(2, 9):
                 return int(value), "exif"
-    except Exception:  # a malformed EXIF block is not a reason to reject the picture
+    except IMAGE_LIBRARY_ERRORS:  # a malformed EXIF block is not a reason to reject the picture
         pass
     xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
     if fmt == "TIFF" and not xmp:
@@ -236,71 +193,62 @@ def _reduced_decode(im: Image.Image, fmt: str) -> Any:
     return None
 
 
-def read_info(source: Source, fp: IO[bytes] | None = None, head: bytes | None = None) -> tuple[ImageInfo | None, str | None]:
-    """Header only (lazy open; no pixels). Returns (info, None) or (None, why it is unreadable).
-    Pass an already open `fp` (and the `head` read from it) to avoid opening the source again."""
+def read_info(media: Media, fp: IO[bytes] | None = None, head: bytes | None = None) -> ImageInfo:
+    """Header only (lazy open; no pixels). Raises `UnreadableImage` saying why it cannot be read.
+    Pass an already open `fp` (and the `head` read from it) to avoid opening the media again."""
     if fp is None:
-        with open_bytes(source) as own:
-            return read_info(source, own, None)
+        with media.open() as own:
+            return read_info(media, own, None)
     if head is None:
         head = read_head(fp)
     sniffed = sniff(head)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), image_errors():
             warnings.simplefilter("ignore")
             fp.seek(0)
             im = _open_plugin(fp, sniffed)
             fmt = sniffed.format
             stored_w, stored_h = im.size
             if stored_w <= 0 or stored_h <= 0:
-                return None, f"the header declares an empty picture ({stored_w}×{stored_h})"
+                raise UnreadableImage(f"the header declares an empty picture ({stored_w}×{stored_h})")
             orientation, orientation_source = _orientation(im, fmt)
-            w, h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
             # is_animated reads at most two frames; n_frames may walk the whole file (GIF): only then
             animated = fmt in _ANIMATION_FORMATS and bool(getattr(im, "is_animated", False))
             frames = int(getattr(im, "n_frames", 1) or 1) if animated or fmt not in ("GIF",) else 1
-            info = ImageInfo(
-                format=fmt,
-                mime=IMAGE_MIME.get(fmt) or OTHER_MIME.get(fmt) or f"image/x-{fmt.lower()}",
-                width_px=w,
-                height_px=h,
-                stored_width_px=stored_w,
-                stored_height_px=stored_h,
-                size_bytes=_size_of(source, fp),
-                mode=im.mode,
-                bit_depth=_bit_depth(im, fmt, head),
-                has_alpha=_has_alpha(im),
-                frames=frames,
-                animated=animated and frames > 1,
-                orientation=orientation,
-                orientation_source=orientation_source,
-                encoding_issue=_encoding_issue(im, fmt),
-                reduced_decode=_reduced_decode(im, fmt),
-            )
-            return info, None
-    except Image.DecompressionBombError as exc:
+            mode, bit_depth, has_alpha = im.mode, _bit_depth(im, fmt, head), _has_alpha(im)
+            encoding_issue, reduced = _encoding_issue(im, fmt), _reduced_decode(im, fmt)
+    except UnreadableImage as exc:
+        bomb = exc.__cause__
         # Some plugins (GIF) run Pillow's bomb check inside their header parse; the header still
         # told the size, so report the guard's verdict rather than "unreadable".
-        if sniffed.format == "GIF" and len(head) >= 10:
-            w, h = int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
-            return _declared_only(source, "GIF", w, h, "P"), None
-        return None, f"the header declares too many pixels to open ({exc})"
-    except UnreadableImage as exc:
-        return None, str(exc)
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, MemoryError) as exc:
-        return None, _describe(exc)
+        if isinstance(bomb, Image.DecompressionBombError):
+            if sniffed.format == "GIF" and len(head) >= 10:
+                w, h = int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
+                return _declared_only(media, "GIF", w, h, "P")
+            raise UnreadableImage(f"the header declares too many pixels to open ({bomb})") from bomb
+        raise
+    w, h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
+    return ImageInfo(
+        format=fmt,
+        mime=IMAGE_MIME.get(fmt) or OTHER_MIME.get(fmt) or f"image/x-{fmt.lower()}",
+        width_px=w,
+        height_px=h,
+        stored_width_px=stored_w,
+        stored_height_px=stored_h,
+        size_bytes=media.size_bytes,
+        mode=mode,
+        bit_depth=bit_depth,
+        has_alpha=has_alpha,
+        frames=frames,
+        animated=animated and frames > 1,
+        orientation=orientation,
+        orientation_source=orientation_source,
+        encoding_issue=encoding_issue,
+        reduced_decode=reduced,
+    )
 
 
-def _size_of(source: Source, fp: IO[bytes]) -> int:
-    if source.path is not None:
-        try:
-            return os.fstat(fp.fileno()).st_size
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            pass
-    return source_size_bytes(source)
-
-
-def _declared_only(source: Source, fmt: str, width_px: int, height_px: int, mode: str) -> ImageInfo:
+def _declared_only(media: Media, fmt: str, width_px: int, height_px: int, mode: str) -> ImageInfo:
     return ImageInfo(
         format=fmt,
         mime=IMAGE_MIME.get(fmt) or OTHER_MIME.get(fmt) or f"image/x-{fmt.lower()}",
@@ -308,7 +256,7 @@ def _declared_only(source: Source, fmt: str, width_px: int, height_px: int, mode
         height_px=height_px,
         stored_width_px=width_px,
         stored_height_px=height_px,
-        size_bytes=source_size_bytes(source),
+        size_bytes=media.size_bytes,
         mode=mode,
         bit_depth=8,
         has_alpha=False,
@@ -333,37 +281,33 @@ def _draft(im: Image.Image, denom: int) -> None:
         im.draft(im.mode, (max(1, im.size[0] // denom), max(1, im.size[1] // denom)))
 
 
-def verify(source: Source, info: ImageInfo, limits: Limits) -> str | None:
+def verify(media: Media, info: ImageInfo, *, reduced: bool) -> None:
     """Prove the first picture decodes: JPEG in draft mode at 1/8 (every byte of the entropy stream
-    is still read), others in full under the pixel guard. Returns None, or why it failed."""
-    over = info.stored_size.pixels > limits.max_decode_pixels
-    if over and info.reduced_decode is None:
-        return None  # never decoded: the guard already rejects it
-    try:
-        if info.reduced_decode == "heif-tiles" and over:
-            from . import heif_tiles
+    is still read), a HEIF grid over the pixel guard tile by tile at 1024 px (`reduced`), others in
+    full. The caller decides whether a decode is allowed at all (the pixel guard). Raises
+    `UnreadableImage` saying why it failed. Costs one (reduced) decode."""
+    if reduced and info.reduced_decode == "heif-tiles":
+        from . import heif_tiles
 
-            heif_tiles.decode_reduced(source, max_long_px=1024)
-            return None
-        with open_bytes(source) as fp, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            im = _open_plugin(fp, sniff(read_head(fp)))
-            if info.format == "JPEG":
-                _draft(im, 8)
-            im.load()
-        return None
-    except Exception as exc:  # any decoder failure is a verdict on the file, not a crash
-        return _describe(exc)
+        heif_tiles.decode_reduced(media, max_long_px=1024)
+        return
+    with media.open() as fp, warnings.catch_warnings(), image_errors():
+        warnings.simplefilter("ignore")
+        im = _open_plugin(fp, sniff(read_head(fp)))
+        if info.format == "JPEG":
+            _draft(im, 8)
+        im.load()
 
 
-def load_first_frame(source: Source, info: ImageInfo, limits: Limits, *, want_long_px: int | None) -> Image.Image:
+def load_first_frame(media: Media, info: ImageInfo, limits: Limits, *, want_long_px: int | None) -> Image.Image:
     """Decode the first picture, reduced when the format allows it and a smaller size is wanted
-    (JPEG draft: 1/2–1/8 while decoding; HEIF grids tile by tile). Costs one decode."""
+    (JPEG draft: 1/2–1/8 while decoding; HEIF grids tile by tile). Costs one decode. Raises
+    `UnreadableImage` when the pixels do not decode."""
     if info.reduced_decode == "heif-tiles" and info.stored_size.pixels > limits.max_decode_pixels:
         from . import heif_tiles
 
-        return heif_tiles.decode_reduced(source, max_long_px=want_long_px or limits.image_box_8k.long_px)
-    with open_bytes(source) as fp, warnings.catch_warnings():
+        return heif_tiles.decode_reduced(media, max_long_px=want_long_px or limits.image_box_8k.long_px)
+    with media.open() as fp, warnings.catch_warnings(), image_errors():
         warnings.simplefilter("ignore")
         im = _open_plugin(fp, sniff(read_head(fp)))
         if info.format == "JPEG":
@@ -379,11 +323,11 @@ def load_first_frame(source: Source, info: ImageInfo, limits: Limits, *, want_lo
 
 
 
-def animation_timeline(source: Source) -> list[float]:
+def animation_timeline(media: Media) -> list[float]:
     """Start time (s) of every frame of an animation and, last, its end. Reads every frame's header
     (GIF, APNG: no decode; WebP, AVIF: each frame is decoded to learn its duration). A frame of 0 ms
     is shown for 100 ms, as browsers do."""
-    with open_bytes(source) as fp, warnings.catch_warnings():
+    with media.open() as fp, warnings.catch_warnings(), image_errors():
         warnings.simplefilter("ignore")
         im = _open_plugin(fp, sniff(read_head(fp)))
         times = [0.0]
@@ -396,10 +340,10 @@ def animation_timeline(source: Source) -> list[float]:
         return times
 
 
-def iter_animation_frames(source: Source, frame_indexes: list[int], out_size: tuple[int, int]) -> Iterator[Image.Image]:
+def iter_animation_frames(media: Media, frame_indexes: list[int], out_size: tuple[int, int]) -> Iterator[Image.Image]:
     """The given frames (sorted, repeats allowed), composited as the animation shows them, scaled to
     `out_size`. Decodes frames in order up to the last one asked for."""
-    with open_bytes(source) as fp, warnings.catch_warnings():
+    with media.open() as fp, warnings.catch_warnings(), image_errors():
         warnings.simplefilter("ignore")
         im = _open_plugin(fp, sniff(read_head(fp)))
         last: tuple[int, Image.Image] | None = None

@@ -34,10 +34,12 @@ from typing import Any
 import av
 from PIL import Image
 
-from ..models import Size, Source, VideoInfo
+from ..errors import NoVideoStream, UnreadableMedia, UnreadableVideo
+from ..media import Media
+from ..models import Size, VideoInfo
 from ..rules import VIDEO_MIME
 from ..sniff import Sniffed
-from .pillow_backend import open_bytes
+from .translate import VIDEO_LIBRARY_ERRORS, describe, video_errors
 
 _TRANSPOSE = Image.Transpose
 # Implausibly low bitrates mean the header's duration is not the file's (truncated, fragmented).
@@ -48,37 +50,23 @@ _WEBM_VIDEO_CODECS = frozenset({"vp8", "vp9"})
 _WEBM_AUDIO_CODECS = frozenset({"vorbis", "opus"})
 
 
-class UnreadableVideo(Exception):
-    """The bytes are not a video this backend can read; the message says why."""
-
-
-class NoVideoStream(Exception):
-    """The container holds no video stream; the message lists what it holds."""
-
-
 @contextlib.contextmanager
-def open_container(source: Source) -> Iterator[Any]:
-    """An input container over the source (paths by name, so FFmpeg does its own buffered I/O)."""
-    try:
-        if source.path is not None:
-            container = av.open(str(source.path), mode="r", metadata_errors="ignore")
+def open_container(media: Media) -> Iterator[Any]:
+    """An input container over the media (paths by name, so FFmpeg does its own buffered I/O).
+    Raises `UnreadableVideo` when FFmpeg cannot open it."""
+    with video_errors():
+        if media.path is not None:
+            container = av.open(str(media.path), mode="r", metadata_errors="ignore")
             with container:
                 yield container
         else:
-            with open_bytes(source) as fp:
+            with media.open() as fp:
                 container = av.open(fp, mode="r", metadata_errors="ignore")
                 with container:
                     yield container
-    except (av.FFmpegError, OSError, ValueError) as exc:  # type: ignore[attr-defined]
-        raise UnreadableVideo(_describe(exc)) from exc
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
-
-
-def _video_stream(container: Any) -> Any:
+def video_stream(container: Any) -> Any:
     videos = [s for s in container.streams.video if not (s.disposition and "attached_pic" in str(s.disposition).lower())]
     if not videos:
         kinds = sorted({s.type for s in container.streams}) or ["nothing"]
@@ -191,7 +179,7 @@ def _index_span(stream: Any) -> _Span | None:
     try:
         entries = stream.index_entries
         n = len(entries)
-    except Exception:
+    except (AttributeError, *VIDEO_LIBRARY_ERRORS):  # no index for this demuxer
         return None
     if n == 0:
         return None
@@ -253,7 +241,7 @@ def _last_keyframe(stream: Any) -> tuple[int, int] | None:
         for i in range(last, -1, -1):
             if entries[i].flags & 1 and not entries[i].flags & 2:  # a keyframe the edit list keeps
                 return int(entries[i].timestamp), last - i + 1
-    except Exception:
+    except (AttributeError, *VIDEO_LIBRARY_ERRORS):  # no index for this demuxer
         return None
     return None
 
@@ -261,11 +249,12 @@ def _last_keyframe(stream: Any) -> tuple[int, int] | None:
 _MAX_REORDER = 16  # H.264/HEVC: at most 16 frames wait for display (max_num_reorder_frames)
 
 
-def probe_video(source: Source, sniffed: Sniffed, size_bytes: int) -> VideoInfo:
+def probe_video(media: Media, sniffed: Sniffed) -> VideoInfo:
     """Header, index (or one packet pass where the header is implausible) and the first frame.
     Raises UnreadableVideo / NoVideoStream."""
-    with open_container(source) as container:
-        stream = _video_stream(container)
+    size_bytes = media.size_bytes
+    with open_container(media) as container, video_errors():
+        stream = video_stream(container)
         cc = stream.codec_context
         if cc is None:
             tag = getattr(stream, "codec_tag", None) or "unknown"
@@ -346,48 +335,55 @@ class Verified:
     error: str | None
 
 
-def verify_video(source: Source, info: VideoInfo) -> Verified:
+def verify_video(media: Media, info: VideoInfo) -> Verified:
     """Decode the first frames and the tail. A short clip (≤ 4 s by its header) is decoded whole and
-    its frames counted. Returns the decoded duration (first frame to the end of the last)."""
+    its frames counted. Returns the decoded duration (first frame to the end of the last); what does
+    not decode is in `.error`, never raised."""
     try:
-        with open_container(source) as container:
-            stream = _video_stream(container)
-            stream.thread_type = "AUTO"
-            tb = stream.time_base
-            default_dur = 1.0 / info.fps if info.fps else 0.0
-            first: float | None = None
-            last_end = -math.inf
-            count = 0
-            whole = info.duration_s <= _SHORT_CLIP_S
-            container.seek(0)
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    continue
-                t = float(frame.pts * tb)
-                first = t if first is None else min(first, t)
-                last_end = max(last_end, _frame_end(frame, tb, default_dur))
-                count += 1
-                if not whole and count >= 3:
-                    break
-            if first is None:
-                return Verified(duration_s=0.0, decodable_frames=0, error="no frame decodes")
-            if not whole:
-                # the tail: the MP4 index's last keyframe when it lies in the last 3 s the header/index
-                # promise (one GOP of decoding), else the keyframe before those 3 s
-                window = int((info.start_s + max(0.0, info.duration_s - 3.0)) / tb)
-                last_key = _last_keyframe(stream) if container.format.name.startswith("mov") else None
-                tail = 0
-                if last_key is not None and last_key[0] > window:
-                    tail, last_end = _decode_tail(container, stream, last_key[0], last_key[1], last_end, default_dur)
-                if tail == 0:  # no index, or its last keyframe gave nothing: the 3 s window
-                    tail, last_end = _decode_tail(container, stream, window, None, last_end, default_dur)
-                if tail == 0:
-                    return Verified(duration_s=last_end - first, decodable_frames=None, error="frames near the end do not decode")
-            return Verified(duration_s=max(0.0, last_end - first), decodable_frames=count if whole else None, error=None)
-    except (UnreadableVideo, NoVideoStream) as exc:
+        with open_container(media) as container:
+            stream = video_stream(container)
+            try:
+                with video_errors():
+                    return _verify_open(container, stream, info)
+            except UnreadableVideo as exc:  # opened, but frames do not decode: how many is unknown
+                return Verified(duration_s=0.0, decodable_frames=None, error=str(exc))
+    except UnreadableVideo as exc:  # does not open, or holds no video stream
         return Verified(duration_s=0.0, decodable_frames=0, error=str(exc))
-    except (av.FFmpegError, ValueError, OSError) as exc:  # type: ignore[attr-defined]
-        return Verified(duration_s=0.0, decodable_frames=None, error=_describe(exc))
+
+
+def _verify_open(container: Any, stream: Any, info: VideoInfo) -> Verified:
+    stream.thread_type = "AUTO"
+    tb = stream.time_base
+    default_dur = 1.0 / info.fps if info.fps else 0.0
+    first: float | None = None
+    last_end = -math.inf
+    count = 0
+    whole = info.duration_s <= _SHORT_CLIP_S
+    container.seek(0)
+    for frame in container.decode(stream):
+        if frame.pts is None:
+            continue
+        t = float(frame.pts * tb)
+        first = t if first is None else min(first, t)
+        last_end = max(last_end, _frame_end(frame, tb, default_dur))
+        count += 1
+        if not whole and count >= 3:
+            break
+    if first is None:
+        return Verified(duration_s=0.0, decodable_frames=0, error="no frame decodes")
+    if not whole:
+        # the tail: the MP4 index's last keyframe when it lies in the last 3 s the header/index
+        # promise (one GOP of decoding), else the keyframe before those 3 s
+        window = int((info.start_s + max(0.0, info.duration_s - 3.0)) / tb)
+        last_key = _last_keyframe(stream) if container.format.name.startswith("mov") else None
+        tail = 0
+        if last_key is not None and last_key[0] > window:
+            tail, last_end = _decode_tail(container, stream, last_key[0], last_key[1], last_end, default_dur)
+        if tail == 0:  # no index, or its last keyframe gave nothing: the 3 s window
+            tail, last_end = _decode_tail(container, stream, window, None, last_end, default_dur)
+        if tail == 0:
+            return Verified(duration_s=last_end - first, decodable_frames=None, error="frames near the end do not decode")
+    return Verified(duration_s=max(0.0, last_end - first), decodable_frames=count if whole else None, error=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,7 +395,7 @@ class TakenFrame:
 
 
 def iter_frames(
-    source: Source,
+    media: Media,
     info: VideoInfo,
     times_s: Sequence[float],
     *,
@@ -426,15 +422,15 @@ def iter_frames(
     times = sorted(times_s)
     if not times:
         return
-    with open_container(source) as container:
-        stream = _video_stream(container)
+    with open_container(media) as container:
+        stream = video_stream(container)
         stream.thread_type = "AUTO"
         converter = _Converter(out_size, _htc_matrix(stream))
         done = 0
         if plan and _PLAN_CONTAINERS.search(container.format.name or ""):
             decode_plan = _plan(container, stream, times, info.start_s)
             if decode_plan is not None:
-                for taken in _planned(source, container, stream, decode_plan, times, converter, info.start_s):
+                for taken in _planned(media, container, stream, decode_plan, times, converter, info.start_s):
                     yield taken
                     done += 1
                 if done == len(times):
@@ -593,7 +589,7 @@ def _decoders(count: int) -> int:
     return max(1, min(cores, _MAX_DECODERS, count))
 
 
-def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, times: Sequence[float], converter: _Converter, origin_s: float) -> Iterator[TakenFrame]:
+def _planned(media: Media, container: Any, stream: Any, plan: _DecodePlan, times: Sequence[float], converter: _Converter, origin_s: float) -> Iterator[TakenFrame]:
     """The plan's chosen frames, in order. Segments (GOPs) are independent, so with more than one
     core each is decoded by its own single-threaded decoder, in parallel (faster than FFmpeg's frame
     threading here, which stalls at every segment's drain); one more segment than there are decoders
@@ -614,12 +610,12 @@ def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, tim
             k += 1
 
     stop = threading.Event()
-    if workers == 1 or source.kind == "url":  # one decoder (a URL is not opened once per core)
+    if workers == 1 or not media.parallel_reads:  # one decoder (a URL is not opened once per core)
         try:
             for segment in segments:
                 for pts, image in _decode_segment(container, stream, plan, segment, converter, stop):
                     yield from frames_of(pts, image)
-        except (_PlanBroken, av.FFmpegError):  # type: ignore[attr-defined]
+        except (_PlanBroken, *VIDEO_LIBRARY_ERRORS):
             pass  # the caller scans from sample k on
         return
 
@@ -639,8 +635,8 @@ def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, tim
         with contextlib.ExitStack() as stack:
             failure: BaseException | None = None
             try:
-                c = stack.enter_context(open_container(source))
-                st = _video_stream(c)
+                c = stack.enter_context(open_container(media))
+                st = video_stream(c)
                 st.thread_count = 1  # parallel across GOPs instead
                 conv = _Converter(converter.out_size, converter.fallback)
             except BaseException as exc:  # every segment it takes reports it; the consumer scans
@@ -681,8 +677,10 @@ def _planned(source: Source, container: Any, stream: Any, plan: _DecodePlan, tim
         while pending:
             q = pending.popleft()
             while (item := q.get()) is not done:
+                if isinstance(item, (_PlanBroken, UnreadableMedia, *VIDEO_LIBRARY_ERRORS)):
+                    raise _PlanBroken(describe(item))  # bad bytes in a segment: the caller scans from k
                 if isinstance(item, BaseException):
-                    raise item if isinstance(item, _PlanBroken) else _PlanBroken(_describe(item))
+                    raise item  # a bug in a decoder thread is a bug here too
                 yield from frames_of(*item)
             submit()
     except _PlanBroken:

@@ -1,0 +1,68 @@
+"""The one boundary where Pillow, pillow-heif and PyAV errors become mediaprep's own.
+
+Every backend call that hands bytes to a decoder runs inside `image_errors()` or `video_errors()`;
+what those libraries raise for bad bytes comes out as `UnreadableImage` / `UnreadableVideo` (whose
+message names the library's exception), the way httpx maps httpcore's errors in one place. Only the
+exception types these libraries use for malformed input are translated: anything else is a bug and
+propagates as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+import zlib
+from collections.abc import Iterator
+
+import av
+from PIL import Image
+
+from ..errors import UnreadableImage, UnreadableMedia, UnreadableVideo
+
+# What Pillow's plugins and pillow-heif raise on malformed, truncated or exotic input (a plugin's
+# header parser indexes and unpacks raw bytes, so IndexError, KeyError, TypeError and struct.error
+# are its ways of saying "not what I expected"; libheif's errors arrive as RuntimeError).
+IMAGE_LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    MemoryError,
+    RuntimeError,
+    struct.error,
+    zlib.error,
+    Image.DecompressionBombError,
+)
+# What PyAV raises for bad containers and streams (FFmpeg's errors, and I/O from the file object).
+VIDEO_LIBRARY_ERRORS: tuple[type[BaseException], ...] = (av.FFmpegError, OSError, ValueError, EOFError, MemoryError)  # type: ignore[attr-defined]
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message`, or the message alone for mediaprep's own errors."""
+    text = str(exc).strip() or type(exc).__name__
+    return text if isinstance(exc, UnreadableMedia) else f"{type(exc).__name__}: {text}"
+
+
+@contextlib.contextmanager
+def image_errors(doing: str = "") -> Iterator[None]:
+    """Translate what the image libraries raise for bad bytes into `UnreadableImage`."""
+    try:
+        yield
+    except UnreadableMedia:
+        raise
+    except IMAGE_LIBRARY_ERRORS as exc:
+        raise UnreadableImage(f"{doing}{describe(exc)}") from exc
+
+
+@contextlib.contextmanager
+def video_errors(doing: str = "") -> Iterator[None]:
+    """Translate what PyAV raises for bad bytes into `UnreadableVideo`."""
+    try:
+        yield
+    except UnreadableMedia:
+        raise
+    except VIDEO_LIBRARY_ERRORS as exc:
+        raise UnreadableVideo(f"{doing}{describe(exc)}") from exc
