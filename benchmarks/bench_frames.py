@@ -40,7 +40,8 @@ Breakdown (in-process, the library API with the same calls the CLI makes): where
 goes — probe+verify, waiting for decoded frames, swscale conversion (in the decoder threads),
 padding+JPEG encode, base64 — and how many
 frames were decoded and how many seeks were made, counted by wrapping two private helpers of
-mediaprep.backends.pyav_backend (read-only instrumentation; nothing in mediaprep changes).
+mediaprep's PyAV backend (`open_container` where pyav_frames and pyav_decode_plan look it up, and
+pyav_convert's `_Converter`; read-only instrumentation; nothing in mediaprep changes).
 """
 
 from __future__ import annotations
@@ -329,9 +330,12 @@ class _CountingContainer:
 
 @contextlib.contextmanager
 def _instrumented(stats: Breakdown):  # noqa: ANN202
-    from mediaprep.backends import pyav_backend as pb
+    from mediaprep.backends import pyav_convert, pyav_decode_plan, pyav_frames
 
-    orig_open, orig_learn, orig_image = pb.open_container, pb._Converter.learn, pb._Converter.image
+    # open_container is looked up by iter_frames (pyav_frames) and by the decoder threads (pyav_decode_plan)
+    openers = (pyav_frames, pyav_decode_plan)
+    orig_open, orig_learn, orig_image = pyav_frames.open_container, pyav_convert._Converter.learn, pyav_convert._Converter.image
+    assert all(m.open_container is orig_open for m in openers)
 
     @contextlib.contextmanager
     def open_container(source: Any):  # noqa: ANN202
@@ -353,11 +357,15 @@ def _instrumented(stats: Breakdown):  # noqa: ANN202
                 stats.convert_s += time.perf_counter() - t0
                 stats.conversions += 0 if cached else 1
 
-    pb.open_container, pb._Converter.learn, pb._Converter.image = open_container, learn, image
+    for m in openers:
+        m.open_container = open_container
+    pyav_convert._Converter.learn, pyav_convert._Converter.image = learn, image
     try:
         yield
     finally:
-        pb.open_container, pb._Converter.learn, pb._Converter.image = orig_open, orig_learn, orig_image
+        for m in openers:
+            m.open_container = orig_open
+        pyav_convert._Converter.learn, pyav_convert._Converter.image = orig_learn, orig_image
 
 
 def breakdown(label: str, case: Case) -> Breakdown:

@@ -1,24 +1,62 @@
-"""mediaprep: pre-flight images for Kimi vision models on Alibaba Cloud Model Studio.
+"""mediaprep: pre-flight images and videos for Kimi vision models on Alibaba Cloud Model Studio.
 
     import mediaprep as mp
     info   = mp.probe("IMG_0042.heic")                               # header only
     report = mp.check("IMG_0042.heic", target=mp.Target(model="kimi-k2.6", api="openai"))
     ready  = mp.prepare("IMG_0042.heic", target=mp.Target(), out_dir="out")   # .part .outputs .actions
 
-Everything importable from here is the public surface; other modules may change.
+Everything importable from here is the public surface; other modules may change. `import mediaprep`
+is light: the pipeline (and with it Pillow, PyAV, numpy and httpx) loads on first use of `probe`,
+`check`, `prepare`, `extract_frames`, `FrameExtraction` or `RemoteOptions`.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# The stage modules `check` and `probe` share their names with the public functions: load them (both
+# light) first, so that importing them later never rebinds `mediaprep.check` / `mediaprep.probe`.
+from . import check as _check_stage  # noqa: F401
+from . import probe as _probe_stage  # noqa: F401
+from ._version import __version__
 from .codes import CODES
 from .errors import MediaprepError, ProbeError, SourceError, TargetError, UsageError
 from .models import Action, ExtractedFrame, ImageInfo, Output, Policy, Prepared, Report, Size, Source, Target, TokenEstimate, Transfer, VideoInfo, Violation
 from .parts import image_list_part, image_part, text_part, video_part
-from .pipeline import FrameExtraction, check, extract_frames, prepare, probe
-from .remote import RemoteOptions
 from .request import BuiltRequest, RequestError, build_request
 from .rules import DEFAULT_LIMITS, MODELS, REGIONS, Limits, ModelInfo, Region
 from .tokens import TokenConstants, estimate_frames, estimate_image
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from .pipeline import FrameExtraction, check, extract_frames, prepare, probe
+    from .remote import RemoteOptions
+else:
+    del check, probe  # the public names are the functions of `pipeline` (loaded lazily below), not the stage modules
+
+# name → module that defines it, imported on first access (PEP 562)
+_LAZY = {
+    "FrameExtraction": "pipeline",
+    "RemoteOptions": "remote",
+    "check": "pipeline",
+    "extract_frames": "pipeline",
+    "prepare": "pipeline",
+    "probe": "pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mediaprep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Action",

@@ -98,6 +98,23 @@ def fit_image_list(
     return FrameChoice(fps=fps, frames=n, size=frame_size, tokens=floor_tokens, fits=False, changed=False, reason=f"even {floor_n} frames of {size} at fps {limits.fps_min:g} is about {floor_tokens} tokens, over the {budget_tokens}-token budget")
 
 
+def fit_frame_size(frames: int, fps: float, frame_size: Size, budget_tokens: int | None, constants: TokenConstants = DEFAULT_TOKENS) -> FrameChoice:
+    """For a list whose frame count cannot change (a short clip spread over its few frames): the
+    largest frame size, down to MIN_FRAME_LONG_PX on the long side, whose estimate fits."""
+    tokens = _tokens(frames, frame_size, constants)
+    if budget_tokens is None or tokens <= budget_tokens:
+        return FrameChoice(fps=fps, frames=frames, size=frame_size, tokens=tokens, fits=True, changed=False, reason="fits the token budget as asked" if budget_tokens else "no token budget")
+    size = frame_size
+    while max(size.width_px, size.height_px) > MIN_FRAME_LONG_PX:
+        size = _shrink(size, 0.95)
+        if max(size.width_px, size.height_px) < MIN_FRAME_LONG_PX:
+            size = _shrink(frame_size, MIN_FRAME_LONG_PX / max(frame_size.width_px, frame_size.height_px))
+        if _tokens(frames, size, constants) <= budget_tokens:
+            return FrameChoice(fps=fps, frames=frames, size=size, tokens=_tokens(frames, size, constants), fits=True, changed=True, reason=f"{frames} frames of {frame_size} is about {tokens} tokens, over the {budget_tokens}-token budget: frames shrunk to {size}")
+    small = _tokens(frames, size, constants)
+    return FrameChoice(fps=fps, frames=frames, size=frame_size, tokens=small, fits=False, changed=False, reason=f"even {frames} frames of {size} is about {small} tokens, over the {budget_tokens}-token budget")
+
+
 def _choice(frames: int, duration_s: float, size: Size, constants: TokenConstants, budget: int, reason: str) -> FrameChoice:
     return FrameChoice(fps=frames / duration_s, frames=frames, size=size, tokens=_tokens(frames, size, constants), fits=True, changed=True, reason=reason)
 

@@ -1,14 +1,14 @@
-"""The per-input work of a batch, as picklable module-level functions returning JSON-ready dicts:
-the same function runs in this process, in a pool worker, or on a Ray worker."""
+"""The per-input work of a batch, as picklable module-level functions returning result lines
+(`models.ResultLine`): the same function runs in this process, in a pool worker, or on a Ray worker.
+The CLI uses `target_for` too (probe), so an input's transport is picked in one place."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 from . import manifest
-from .models import Policy, Target
+from .models import Policy, ResultLine, Target
 from .pipeline import check, prepare
 from .remote import RemoteOptions
 
@@ -20,7 +20,7 @@ def target_for(target: Target, item: str, *, auto_transport: bool) -> Target:
     return target
 
 
-def check_job(item: str, *, target: Target, policy: Policy, fast: bool, remote: RemoteOptions | None, auto_transport: bool = True) -> dict[str, Any]:
+def check_job(item: str, *, target: Target, policy: Policy, fast: bool, remote: RemoteOptions | None, auto_transport: bool = True) -> ResultLine:
     """`check` of one input, as its --json line."""
     return check(item, target=target_for(target, item, auto_transport=auto_transport), policy=policy, fast=fast, remote=remote).to_json()
 
@@ -35,7 +35,7 @@ def prepare_job(
     remote: RemoteOptions | None,
     verify_inputs: bool = False,
     auto_transport: bool = True,
-) -> dict[str, Any]:
+) -> ResultLine:
     """`prepare` of one input, as its manifest line, with the input's fingerprint (taken before the
     work, so an input changed meanwhile is redone by a resume)."""
     fingerprint = manifest.fingerprint(item, verify=verify_inputs)

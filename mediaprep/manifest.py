@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from .models import ResultLine
+
 
 def fingerprint(item: str, *, verify: bool) -> dict[str, Any] | None:
     """Size and mtime of a local input (and its SHA-256 with `verify`); None for URLs and data URLs."""
@@ -34,7 +36,7 @@ def fingerprint(item: str, *, verify: bool) -> dict[str, Any] | None:
     return out
 
 
-def load_done(path: Path) -> dict[str, dict[str, Any]]:
+def load_done(path: Path) -> dict[str, ResultLine]:
     """The complete lines of an existing manifest, by source; a trailing partial line is cut off."""
     if not path.exists():
         return {}
@@ -43,7 +45,7 @@ def load_done(path: Path) -> dict[str, dict[str, Any]]:
     if end != len(data):
         with open(path, "r+b") as fp:
             fp.truncate(end)
-    done: dict[str, dict[str, Any]] = {}
+    done: dict[str, ResultLine] = {}
     for raw in data[:end].splitlines():
         try:
             line = json.loads(raw)
@@ -54,7 +56,7 @@ def load_done(path: Path) -> dict[str, dict[str, Any]]:
     return done
 
 
-def is_done(line: dict[str, Any] | None, item: str, *, verify: bool) -> bool:
+def is_done(line: ResultLine | None, item: str, *, verify: bool) -> bool:
     if line is None:
         return False
     then = line.get("input")
@@ -84,7 +86,7 @@ class ManifestWriter:
         self.path = path
         self._fp: IO[str] = open(path, "a" if append else "w", encoding="utf-8")
 
-    def write(self, line: dict[str, Any]) -> None:
+    def write(self, line: ResultLine) -> None:
         self._fp.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
         self._fp.flush()
         os.fsync(self._fp.fileno())

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from . import sampling
-from .budget import fit_image_list, fit_video_file, resolve_budget
+from .budget import FrameChoice, fit_frame_size, fit_image_list, fit_video_file, resolve_budget
 from .caps import video_raw_cap
 from .codes import violation
 from .formats import output_format_for, why_format
@@ -210,8 +210,20 @@ class FramesPlan:
         return len(self.times_s)
 
 
-def _evenly(duration_s: float, n: int, requested_fps: float, reason: str) -> sampling.SamplePlan:
-    return sampling.SamplePlan(times_s=tuple(k * duration_s / n for k in range(n)), fps=n / duration_s, requested_fps=requested_fps, capped=True, reason=reason)
+def _budgeted(sample: sampling.SamplePlan, choice: FrameChoice, duration_s: float) -> sampling.SamplePlan:
+    """The sample after the budget: the same instants when only the frame size changed, else the
+    budget's count spread evenly over the duration (sent at count / duration)."""
+    if choice.frames == sample.count:
+        return sampling.SamplePlan(times_s=sample.times_s, fps=sample.fps, requested_fps=sample.requested_fps, capped=sample.capped, stretched=sample.stretched, reason=choice.reason)
+    n = choice.frames
+    return sampling.SamplePlan(times_s=tuple(k * duration_s / n for k in range(n)), fps=n / duration_s, requested_fps=sample.requested_fps, capped=True, reason=choice.reason)
+
+
+def _fps_problem(fps: float, target: Target, label: str) -> Violation | None:
+    lim = target.limits
+    if fps < lim.fps_min - 1e-9:
+        return violation("frames.fps_out_of_range", source=label, field="fps", observed=round(fps, 6), limit=f"[{lim.fps_min:g}, {lim.fps_max:g}]")
+    return None
 
 
 def plan_frames(duration_s: float, *, decodable_frames: int | None, size: Size, target: Target, policy: Policy, label: str) -> FramesPlan:
@@ -227,16 +239,18 @@ def plan_frames(duration_s: float, *, decodable_frames: int | None, size: Size, 
     fsize = frame_size(size, policy.frame_max_side_px)
     budget = resolve_budget(policy.token_budget, target.model, reserve_tokens=policy.token_reserve)
     steps: list[Action] = []
-    if not sample.stretched:
+    if sample.stretched:  # a short clip: its few frames stay; only their size can give
+        choice = fit_frame_size(sample.count, sample.fps, fsize, budget)
+    else:
         choice = fit_image_list(duration_s, sample.fps, policy.max_frames, fsize, budget, lim)
-        if not choice.fits:
-            return FramesPlan(problem=violation("request.over_token_limit", source=label, observed=choice.tokens, limit=budget), reason=choice.reason)
-        if choice.changed:
-            sample = _evenly(duration_s, choice.frames, policy.fps, choice.reason)
-            fsize = choice.size
-            steps.append(Action(op="budget", reason=choice.reason, params={"tokens": choice.tokens, "budget": budget}))
-    if sample.fps < lim.fps_min - 1e-9:
-        v = violation("frames.fps_out_of_range", source=label, field="fps", observed=round(sample.fps, 6), limit=f"[{lim.fps_min:g}, {lim.fps_max:g}]")
+    if not choice.fits:
+        return FramesPlan(problem=violation("request.over_token_limit", source=label, observed=choice.tokens, limit=budget), reason=choice.reason)
+    if choice.changed:
+        sample = _budgeted(sample, choice, duration_s)
+        fsize = choice.size
+        steps.append(Action(op="budget", reason=choice.reason, params={"tokens": choice.tokens, "budget": budget}))
+    v = _fps_problem(sample.fps, target, label)
+    if v is not None:
         return FramesPlan(steps=tuple(steps), problem=v, reason=sample.reason)
     steps.append(Action(op="sample", reason=sample.reason, params={"frames": sample.count, "fps": round(sample.fps, 6), "width_px": fsize.width_px, "height_px": fsize.height_px}))
     return FramesPlan(times_s=sample.times_s, fps=sample.fps, frame_size=fsize, steps=tuple(steps), reason=sample.reason)
@@ -255,8 +269,9 @@ def plan_extraction(duration_s: float, *, fps: float, max_frames: int, size: Siz
         if not choice.fits:
             return FramesPlan(problem=violation("request.over_token_limit", source=label, observed=choice.tokens, limit=token_budget), reason=choice.reason)
         if choice.changed:
-            sample = _evenly(duration_s, choice.frames, fps, choice.reason)
+            sample = _budgeted(sample, choice, duration_s)
             fsize = choice.size
+        few = _fps_problem(sample.fps, target, label)
     return FramesPlan(times_s=sample.times_s, fps=sample.fps, frame_size=fsize, problem=few, reason=sample.reason)
 
 

@@ -17,15 +17,21 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .backends import pillow_backend, pyav_backend
+from typing import TYPE_CHECKING
+
 from .caps import url_read_cap
 from .codes import violation
 from .errors import NoVideoStream, UnreadableImage, UnreadableVideo
 from .media import Media, OpenedMedia, media_for
 from .models import ImageInfo, Kind, Source, Target, Transfer, VideoInfo, Violation
-from .remote import DEFAULT_REMOTE, RemoteOptions, connect
 from .rules import Limits
 from .sniff import HEAD_BYTES, Sniffed, sniff
+
+if TYPE_CHECKING:
+    from .remote import RemoteOptions
+
+# The backends (Pillow, PyAV) and the remote module (httpx) load when first needed: probing an
+# image never loads PyAV, probing a file never loads httpx (and `import mediaprep` loads none).
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +53,8 @@ def sniff_media(media: Media) -> Sniffed:
 
 def probe_media(media: Media, *, verify: bool, limits: Limits) -> Probed:
     """Sniff, then the image or video header (one open for both); with `verify`, the cheap decode."""
+    from .backends import pillow_backend
+
     try:
         with media.open() as fp:
             head = pillow_backend.read_head(fp)
@@ -69,6 +77,8 @@ def verify_image(media: Media, info: ImageInfo, limits: Limits) -> ImageInfo:
     """The pixel guard, decided once: a picture over `max_decode_pixels` is decoded only where a
     reduced decode exists (JPEG draft, HEIF tiles); others stay `header-only`. A decode that
     succeeds is `decode="verified"`, a failed one `decode="failed"` with the reason."""
+    from .backends import pillow_backend
+
     over = info.stored_size.pixels > limits.max_decode_pixels
     if over and info.reduced_decode is None:
         return info  # never decoded: the guard already rejects it
@@ -82,6 +92,8 @@ def verify_image(media: Media, info: ImageInfo, limits: Limits) -> ImageInfo:
 def probe_video(media: Media, sniffed: Sniffed, *, verify: bool) -> Probed:
     """Header, index and first frame; with `verify`, also the first frames and the tail, which give
     the duration that counts (and, for short clips, the decodable frame count)."""
+    from .backends import pyav_backend
+
     try:
         info = pyav_backend.probe_video(media, sniffed)
     except NoVideoStream as exc:
@@ -104,6 +116,8 @@ def probe_source(source: Source, *, verify: bool, target: Target, remote: Remote
     `Probed.transfer.note` says what was read."""
     if source.kind != "url" or source.remote is not None:
         return probe_media(media_for(source), verify=verify, limits=target.limits)
+    from .remote import DEFAULT_REMOTE, connect
+
     options = remote or DEFAULT_REMOTE
     opened, transfer = connect(source, options=options, cap_bytes=url_read_cap(target))
     if isinstance(opened, Violation):

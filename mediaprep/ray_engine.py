@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from .batch import Job, _failure, run_one
 from .errors import UsageError
+from .models import ResultLine
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow
@@ -161,7 +162,7 @@ def start_local_ray(*, num_cpus: int) -> None:
                 os.environ[k] = v
 
 
-def _one_pass(ray: Any, rows: list[tuple[int, str]], fn: Callable[[dict[str, Any]], dict[str, Any]], items_per_task: int) -> Iterator[tuple[int, dict[str, Any]]]:
+def _one_pass(ray: Any, rows: list[tuple[int, str]], fn: Callable[[dict[str, Any]], dict[str, Any]], items_per_task: int) -> Iterator[tuple[int, ResultLine]]:
     """(index, result) for each row whose task finished, in input order; rows of failed tasks are
     missing. The dataset's own context carries the settings; the caller's DataContext is untouched."""
     with warnings.catch_warnings():
@@ -203,7 +204,7 @@ def run_ray(
     num_cpus: int | None = None,
     item_timeout_s: float = 900,
     items_per_task: int | None = None,
-) -> Iterator[tuple[int, str, dict[str, Any]]]:
+) -> Iterator[tuple[int, str, ResultLine]]:
     """(index, item, result) for every item, in input order, like `batch.run_local`, with `job` (a
     picklable function of one input returning a JSON-ready dict) run by Ray Data tasks of
     `items_per_task` inputs (default: up to 32, fewer when that would leave a CPU of the cluster
@@ -227,16 +228,16 @@ def run_ray(
     ray = _import_ray()
     owned = _connect(ray, address, num_cpus)
     ledger = (f"mediaprep-timeouts-{uuid.uuid4().hex}", "")
-    finished: dict[int, dict[str, Any]] = {}
+    finished: dict[int, ResultLine] = {}
     next_out = 0
 
-    def ready() -> Iterator[tuple[int, str, dict[str, Any]]]:
+    def ready() -> Iterator[tuple[int, str, ResultLine]]:
         nonlocal next_out
         while next_out in finished:
             yield next_out, items[next_out], finished.pop(next_out)
             next_out += 1
 
-    def lost(index: int, timed_out: set[int]) -> dict[str, Any]:
+    def lost(index: int, timed_out: set[int]) -> ResultLine:
         if index in timed_out:
             return _failure(items[index], "source.timeout", f"no result after {item_timeout_s:g} s", item_timeout_s)
         return _failure(items[index], "source.crashed", "the Ray worker running it died (a signal or the out-of-memory killer; Ray's worker logs say which)")

@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 
 import mediaprep as mp
-from mediaprep import report_html
-from mediaprep.report_html import write_report
+from mediaprep import report
+from mediaprep.report import previews, write_report
 from videos import make_video
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,35 +200,35 @@ def _decode_thumb(data_url: str) -> Image.Image:
 def test_thumbnails_are_small_jpegs_and_absent_for_files_that_are_not_pictures(media: dict[str, Path], check_lines: list[dict[str, Any]]) -> None:
     by_name = {Path(line["source"]).name: line for line in check_lines}
     for name in ("ok.png", "photo.jpg", "icon-8px.png"):
-        thumb = report_html.thumbnail_for(by_name[name], out_dir=None)
+        thumb = previews.thumbnail_for(by_name[name], out_dir=None)
         assert thumb is not None, name
         im = _decode_thumb(thumb[0])
-        assert max(im.size) <= report_html.THUMB_PX and im.size == thumb[1:]
-    assert _decode_thumb(report_html.thumbnail_for(by_name["photo.jpg"], out_dir=None)[0]).size == (160, 120)  # type: ignore[index]
+        assert max(im.size) <= report.THUMB_PX and im.size == thumb[1:]
+    assert _decode_thumb(previews.thumbnail_for(by_name["photo.jpg"], out_dir=None)[0]).size == (160, 120)  # type: ignore[index]
     for name in ("broken.jpg", "notes.png"):
-        assert report_html.thumbnail_for(by_name[name], out_dir=None) is None, name
+        assert previews.thumbnail_for(by_name[name], out_dir=None) is None, name
     # a line naming a missing file, or markup, or a URL: no preview, no exception, no network
-    assert report_html.thumbnail_for({"source": XSS_SOURCE, "kind": "image"}, out_dir=None) is None
-    assert report_html.thumbnail_for({"source": "https://example.invalid/x.png", "kind": "image"}, out_dir=None) is None
+    assert previews.thumbnail_for({"source": XSS_SOURCE, "kind": "image"}, out_dir=None) is None
+    assert previews.thumbnail_for({"source": "https://example.invalid/x.png", "kind": "image"}, out_dir=None) is None
 
 
 def test_a_video_gets_a_contact_sheet_of_frames_in_a_row(check_lines: list[dict[str, Any]], prepared: tuple[list[dict[str, Any]], Path]) -> None:
     clip = next(line for line in check_lines if line["source"].endswith("clip.mp4"))
-    thumb = report_html.thumbnail_for(clip, out_dir=None)  # sampled from the source
+    thumb = previews.thumbnail_for(clip, out_dir=None)  # sampled from the source
     assert thumb is not None
     sheet = _decode_thumb(thumb[0])
-    assert sheet.height <= report_html.SHEET_FRAME_HEIGHT_PX and sheet.width > 4 * sheet.height  # six 3:2 frames side by side
+    assert sheet.height <= report.SHEET_FRAME_HEIGHT_PX and sheet.width > 4 * sheet.height  # six 3:2 frames side by side
     lines, out = prepared
     short = next(line for line in lines if line["source"].endswith("short.mp4"))
     assert short["outputs"] and all(o.endswith(".jpg") for o in short["outputs"])  # sent as frames
-    thumb = report_html.thumbnail_for(short, out_dir=out)  # made from the frame JPEGs
-    assert thumb is not None and _decode_thumb(thumb[0]).width > 3 * report_html.SHEET_FRAME_HEIGHT_PX
+    thumb = previews.thumbnail_for(short, out_dir=out)  # made from the frame JPEGs
+    assert thumb is not None and _decode_thumb(thumb[0]).width > 3 * report.SHEET_FRAME_HEIGHT_PX
 
 
 def test_prepare_rows_preview_the_output_that_is_sent(prepared: tuple[list[dict[str, Any]], Path]) -> None:
     lines, out = prepared
     tiny = next(line for line in lines if line["source"].endswith("icon-8px.png"))
-    thumb = report_html.thumbnail_for(tiny, out_dir=out)
+    thumb = previews.thumbnail_for(tiny, out_dir=out)
     assert thumb is not None and thumb[1:] == (11, 11)  # the padded output, not the 8×8 input
 
 
@@ -254,9 +254,9 @@ def test_huge_pictures_are_never_decoded_for_a_thumbnail(tmp_path: Path, decoded
     _gradient(40, 30).save(small)
     started = time.monotonic()
     for p in (big, bomb):
-        assert report_html.thumbnail_for({"source": str(p), "kind": "image", "status": "rejected"}, out_dir=None) is None
+        assert previews.thumbnail_for({"source": str(p), "kind": "image", "status": "rejected"}, out_dir=None) is None
     assert decoded == [] and time.monotonic() - started < 2
-    assert report_html.thumbnail_for({"source": str(small), "kind": "image", "status": "ok"}, out_dir=None) is not None
+    assert previews.thumbnail_for({"source": str(small), "kind": "image", "status": "ok"}, out_dir=None) is not None
     assert decoded == [small]
 
 
@@ -266,7 +266,7 @@ def test_an_input_that_crashed_or_hung_a_worker_is_not_decoded_again(tmp_path: P
     _gradient(40, 30).save(picture)
     for code in ("source.crashed", "source.timeout"):
         line = {"source": str(picture), "kind": "image", "status": "rejected", "violations": [{"code": code, "severity": "error", "message": "…"}]}
-        assert report_html.thumbnail_for(line, out_dir=None) is None
+        assert previews.thumbnail_for(line, out_dir=None) is None
     assert decoded == []
 
 

@@ -129,10 +129,10 @@ def test_every_strategy_takes_specs_frame(vids: dict[str, tuple[Path, list[float
 def test_plan_takes_specs_frame_with_one_or_many_decoders(vids: dict[str, tuple[Path, list[float]]], monkeypatch: pytest.MonkeyPatch, name: str, decoders: int) -> None:
     """One decoder (a one-core machine: FFmpeg's frame threads, skip_frame switched per packet) and
     more decoders than cores (GOPs in parallel, finishing out of order) give the same frames."""
-    from mediaprep.backends import pyav_backend
+    from mediaprep.backends import pyav_backend, pyav_decode_plan
 
-    monkeypatch.setattr(pyav_backend, "_MAX_DECODERS", decoders)
-    monkeypatch.setattr(pyav_backend.os, "sched_getaffinity", lambda pid: set(range(decoders)))
+    monkeypatch.setattr(pyav_decode_plan, "_MAX_DECODERS", decoders)
+    monkeypatch.setattr(pyav_decode_plan.os, "sched_getaffinity", lambda pid: set(range(decoders)))
     path, times = vids[name]
     ex = mp.extract_frames(path, fps=2)
     for fps in (0.5, 2, 5):
@@ -184,7 +184,7 @@ def test_scan_in_mpeg_ts_when_a_seek_lands_after_the_last_keyframe(tmp_path: Pat
     does the plan's fallback."""
     import dataclasses
 
-    from mediaprep.backends import pyav_backend
+    from mediaprep.backends import pyav_backend, pyav_frames
 
     path = tmp_path / "gop30.ts"
     times = make_video(path, frames=120, fps=10, gop=30, codec=codec, container="mpegts")
@@ -194,7 +194,7 @@ def test_scan_in_mpeg_ts_when_a_seek_lands_after_the_last_keyframe(tmp_path: Pat
         frames = list(pyav_backend.iter_frames(ex.media, ex.info, sample_times, out_size=ex.frame_size, plan=False, seek=True))  # type: ignore[arg-type]
         assert [f.index for f in frames] == list(range(len(sample_times))), fps
         assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in sample_times], fps
-    real = pyav_backend._plan
+    real = pyav_frames._plan
 
     def without_last_gop(*args: object, **kw: object) -> object:
         plan = real(*args, **kw)  # type: ignore[arg-type]
@@ -202,7 +202,7 @@ def test_scan_in_mpeg_ts_when_a_seek_lands_after_the_last_keyframe(tmp_path: Pat
         return dataclasses.replace(plan, segments=plan.segments[:-1])
 
     with pytest.MonkeyPatch.context() as mpatch:
-        mpatch.setattr(pyav_backend, "_plan", without_last_gop)
+        mpatch.setattr(pyav_frames, "_plan", without_last_gop)
         for fps in (0.5, 0.3, 1, 2):
             sample_times = sampling.sample_times(ex.info.duration_s, fps, 2000).times_s  # type: ignore[union-attr]
             frames = list(pyav_backend.iter_frames(ex.media, ex.info, sample_times, out_size=ex.frame_size))  # type: ignore[arg-type]
@@ -238,11 +238,11 @@ def test_hevc_skips_non_reference_frames_only_without_temporal_sub_layers(vids: 
     when the hvcC record says one sub-layer, and not for H.264-style guesses elsewhere."""
     import av
 
-    from mediaprep.backends import pyav_backend
+    from mediaprep.backends import pyav_container
 
     with av.open(str(vids["hevc-open.mp4"][0])) as c:
         cc = c.streams.video[0].codec_context
-        assert pyav_backend._nonref_is_exact(cc)
+        assert pyav_container._nonref_is_exact(cc)
         extra = bytearray(cc.extradata)
 
     class Fake:
@@ -253,24 +253,24 @@ def test_hevc_skips_non_reference_frames_only_without_temporal_sub_layers(vids: 
 
     layered = bytearray(extra)
     layered[21] = (layered[21] & ~(7 << 3)) | (3 << 3)  # numTemporalLayers = 3
-    assert not pyav_backend._nonref_is_exact(Fake(bytes(layered)))
-    assert not pyav_backend._nonref_is_exact(Fake(b"\x00\x00\x00\x01\x40\x01"))  # Annex B (MPEG-TS): unknown
+    assert not pyav_container._nonref_is_exact(Fake(bytes(layered)))
+    assert not pyav_container._nonref_is_exact(Fake(b"\x00\x00\x00\x01\x40\x01"))  # Annex B (MPEG-TS): unknown
     with av.open(str(vids["vp9.webm"][0])) as c:
-        assert not pyav_backend._nonref_is_exact(c.streams.video[0].codec_context)
+        assert not pyav_container._nonref_is_exact(c.streams.video[0].codec_context)
 
 
 def _count_decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts the frames that come out of the decoder (every one passes through _Converter.learn)."""
-    from mediaprep.backends import pyav_backend
+    from mediaprep.backends import pyav_convert
 
     counter = [0]
-    learn = pyav_backend._Converter.learn
+    learn = pyav_convert._Converter.learn
 
     def counting(self: object, frame: object) -> None:
         counter[0] += 1
         learn(self, frame)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pyav_backend._Converter, "learn", counting)
+    monkeypatch.setattr(pyav_convert._Converter, "learn", counting)
     return counter
 
 
@@ -297,11 +297,11 @@ def test_a_plan_that_misses_a_frame_falls_back_to_a_scan(vids: dict[str, tuple[P
     a damaged stream would), the remaining samples are taken by a scan: same frames, in order, once."""
     import dataclasses
 
-    from mediaprep.backends import pyav_backend
+    from mediaprep.backends import pyav_backend, pyav_frames
 
     path, times = vids["bframes-long.mkv"]
     ex = mp.extract_frames(path, fps=0.5)
-    real = pyav_backend._plan
+    real = pyav_frames._plan
 
     def damaged(*args: object, **kw: object) -> object:
         plan = real(*args, **kw)  # type: ignore[arg-type]
@@ -313,7 +313,7 @@ def test_a_plan_that_misses_a_frame_falls_back_to_a_scan(vids: dict[str, tuple[P
         del segments[drop]
         return dataclasses.replace(plan, segments=tuple(segments))
 
-    monkeypatch.setattr(pyav_backend, "_plan", damaged)
+    monkeypatch.setattr(pyav_frames, "_plan", damaged)
     frames = list(pyav_backend.iter_frames(ex.media, ex.info, ex.times_s, out_size=ex.frame_size))
     assert [f.index for f in frames] == list(range(len(ex.times_s)))
     assert [read_index(f.image) for f in frames] == [expected_frame(times, t) for t in ex.times_s]

@@ -15,7 +15,7 @@ import av
 from ..media import Media
 from ..models import VideoInfo
 from ..rules import TUNING, Tuning
-from .pyav_backend import open_container, video_stream
+from .pyav_container import open_container, video_stream
 from .translate import video_errors
 
 _REMUX_AUDIO = ("aac", "mp3")  # audio codecs an MP4 carries that every player reads

@@ -118,7 +118,7 @@ class _Body:
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, prefix="mediaprep-")
         try:
             self.size = _stream_into(self.session, response, spool, self.cap_bytes, self._too_large, self._check_media)
-        except BaseException:
+        except BaseException:  # cleanup only: the spool is closed and the exception re-raised
             spool.close()
             raise
         self._spool = spool
@@ -398,7 +398,7 @@ def download(source: Source, *, options: RemoteOptions = DEFAULT_REMOTE, cap_byt
         path.unlink(missing_ok=True)
         _close(session)
         return violation("remote.unreachable", source=source.label, observed=_exc_text(exc))
-    except BaseException:
+    except BaseException:  # cleanup only: the partial download is removed and the exception re-raised
         path.unlink(missing_ok=True)
         _close(session)
         raise

@@ -53,7 +53,7 @@ class _Failed(Exception):
 
 def _user_agent() -> str:
     """`mediaprep/<version>`, sent with every request. Pure (after the first import)."""
-    from .. import __version__
+    from .._version import __version__
 
     return f"mediaprep/{__version__}"
 

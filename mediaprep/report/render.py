@@ -1,64 +1,33 @@
-"""The HTML report: one self-contained file with a row per input (`check --json` / manifest lines).
+"""The report's HTML, as text: the head (styles, counts, the status filter), one row per result
+line, the tail. Pure: no I/O, no decoding; a row's preview and links arrive already made.
 
-    from mediaprep.report_html import write_report
-    write_report(lines, Path("report.html"), out_dir=Path("out"))
-
-The file needs no network: styles and the status filter are inline (a Content-Security-Policy
-allows only them and `data:` images), previews are small JPEG thumbnails inlined as data URLs, and
-outputs are linked relative to the report. The filter also honours `report.html#status=rejected`
-(or `?status=ok,fixable`), so a link can open the report filtered.
-
-Costs: per input at most one reduced decode of an image (JPEG draft, ≤ 50 Mpx decoded, else no
-preview) or, for a video, six small frames (its prepared frame JPEGs, else a sparse decode of the
-source). Rows are streamed: one thumbnail in memory at a time.
+Every value from a line is HTML-escaped (attributes too); the page's Content-Security-Policy allows
+only its own inline style and script (by hash) and `data:` images.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import html
-import json
-import math
 import os
-import shutil
-import tempfile
-import time
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
 
-THUMB_PX = 160  # the long side of an image thumbnail, and of each frame of a contact sheet
-SHEET_FRAMES = 6
-SHEET_FRAME_HEIGHT_PX = 90
-SHEET_BUDGET_S = 5.0  # stop sampling a video's frames after this long; the sheet keeps what it has
-THUMB_MAX_DECODE_PIXELS = 50_000_000  # never decode more than this for a preview (JPEG: after draft)
-THUMB_JPEG_QUALITY = 70
-CARDS_BELOW_PX = 700  # narrower viewports (phones) show each row as a card
-MIN_SHOWN_PX = 48  # thumbnails smaller than this are displayed enlarged (pixelated)
-MAX_LISTED_OUTPUTS = 8  # an image list of 2,000 frames lists its first few and a count
+from ..models import ResultLine
+from .constants import CARDS_BELOW_PX, MAX_LISTED_OUTPUTS, MIN_SHOWN_PX, STATUS_ORDER
 
-# An input whose line says it crashed or hung a worker, or could not be decoded, is not decoded
-# again for a preview: in this process a crash would take the whole report with it.
-_NO_INPUT_PREVIEW = frozenset({"source.crashed", "source.timeout", "image.unreadable", "video.unreadable", "video.no_video_stream", "image.too_many_pixels"})
-
-_STATUS_ORDER = ("ok", "fixable", "ready", "rejected")
-_KNOWN_STATUS = frozenset(_STATUS_ORDER)
-
-# --------------------------------------------------------------------------------------------------
-# Pure: lines → HTML text
+_KNOWN_STATUS = frozenset(STATUS_ORDER)
 
 
-def status_of(line: Mapping[str, Any]) -> str:
+def status_of(line: ResultLine) -> str:
+    """The line's status, or "unknown"."""
     return str(line.get("status") or "unknown")
 
 
 def ordered_statuses(counts: Mapping[str, int]) -> list[str]:
     """Known statuses in pipeline order, then any other in name order."""
-    return [s for s in _STATUS_ORDER if s in counts] + sorted(s for s in counts if s not in _KNOWN_STATUS)
+    return [s for s in STATUS_ORDER if s in counts] + sorted(s for s in counts if s not in _KNOWN_STATUS)
 
 
 def _e(value: Any) -> str:
@@ -84,7 +53,7 @@ def _size_text(size_bytes: Any) -> str | None:
     return f"{int(size_bytes)} B"
 
 
-def meta_text(line: Mapping[str, Any]) -> str:
+def meta_text(line: ResultLine) -> str:
     """One short line under the source: kind · format · size · duration · bytes · tokens."""
     parts: list[str] = []
     kind = line.get("kind")
@@ -93,7 +62,8 @@ def meta_text(line: Mapping[str, Any]) -> str:
     info = line.get("info")
     arrow = ""
     if not isinstance(info, Mapping):  # a prepare line: what is sent
-        first = (line.get("output_info") or [None])[0]
+        output_info = line.get("output_info") or []
+        first = output_info[0] if output_info else None
         info = first if isinstance(first, Mapping) else {}
         arrow = "→ "
     if info.get("format"):
@@ -124,11 +94,11 @@ def _link_or_text(text: str, href: str | None) -> str:
 
 
 def render_row(
-    line: Mapping[str, Any],
+    line: ResultLine,
     *,
     index: int,
     thumb: tuple[str, int, int] | None,
-    output_href: Any = None,
+    output_href: Callable[[str], str | None] | None = None,
     source_href: str | None = None,
 ) -> str:
     """One `<tr class="row">` for one line. `thumb` is (data URL, width px, height px) or None;
@@ -315,210 +285,3 @@ def render_tail(total: int) -> str:
     empty = f'<tr class="empty"><td colspan="{len(_COLUMNS)}">No inputs.</td></tr>\n' if total == 0 else ""
     return f"{empty}</tbody>\n</table>\n</main>\n<script>{_JS}</script>\n</body>\n</html>\n"
 
-
-# --------------------------------------------------------------------------------------------------
-# I/O: thumbnails (reduced decodes through the backends) and the atomic write
-
-
-def _local_path(text: str) -> Path | None:
-    """The file a source names, when it is a local path or file:// URL (never the network)."""
-    from .resolve import resolve
-
-    if not text or text.startswith("<") or text[:8].lower().startswith(("http://", "https://", "data:")):
-        return None
-    try:
-        source = resolve(text)
-    except Exception:
-        return None
-    path = getattr(source, "path", None)
-    return path if getattr(source, "kind", None) == "path" and path is not None else None
-
-
-def _load_small(path: Path, long_px: int) -> Any | None:
-    """An RGB picture of the image at `path`, upright, long side ≤ `long_px`; None when the file is
-    not an image this backend reads or would decode to more than THUMB_MAX_DECODE_PIXELS. Header
-    read, then one decode (JPEG reduced by draft to 1/2–1/8 while decoding)."""
-    from .backends import pillow_backend, pillow_ops
-    from .errors import UnreadableImage
-    from .media import PathMedia
-    from .rules import DEFAULT_LIMITS
-
-    source = PathMedia(str(path), path)
-    try:
-        info = pillow_backend.read_info(source)
-    except UnreadableImage:
-        return None
-    stored = info.stored_size
-    decoded = math.ceil(stored.width_px / 8) * math.ceil(stored.height_px / 8) if info.format == "JPEG" else stored.pixels
-    if decoded > THUMB_MAX_DECODE_PIXELS:
-        return None
-    limits = dataclasses.replace(DEFAULT_LIMITS, max_decode_pixels=THUMB_MAX_DECODE_PIXELS)
-    im = pillow_backend.load_first_frame(source, info, limits, want_long_px=long_px)
-    im = pillow_ops.orient(im, info.orientation)
-    im, _ = pillow_ops.normalise_mode(im, "JPEG")  # L or RGB; alpha composited on white
-    im.thumbnail((long_px, long_px))
-    return im
-
-
-def _encode(im: Any) -> tuple[str, int, int]:
-    from .backends import pillow_ops
-
-    data = pillow_ops.encode(im, "JPEG", quality=THUMB_JPEG_QUALITY)
-    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii"), im.width, im.height
-
-
-def _contact_sheet(frames: list[Any]) -> tuple[str, int, int] | None:
-    """Up to SHEET_FRAMES frames side by side, each SHEET_FRAME_HEIGHT_PX high (≤ THUMB_PX wide)."""
-    from PIL import Image
-
-    if not frames:
-        return None
-    scaled = []
-    for f in frames:
-        f = f.convert("RGB")
-        w = max(1, min(THUMB_PX, round(f.width * SHEET_FRAME_HEIGHT_PX / max(1, f.height))))
-        h = max(1, min(SHEET_FRAME_HEIGHT_PX, round(f.height * w / max(1, f.width))))
-        scaled.append(f.resize((w, h), Image.Resampling.BILINEAR))
-    gap = 2
-    sheet = Image.new("RGB", (sum(f.width for f in scaled) + gap * (len(scaled) - 1), max(f.height for f in scaled)), (32, 32, 32))
-    x = 0
-    for f in scaled:
-        sheet.paste(f, (x, (sheet.height - f.height) // 2))
-        x += f.width + gap
-    return _encode(sheet)
-
-
-def _spread(items: list[Path], n: int) -> list[Path]:
-    """n items evenly spread from first to last."""
-    if n < 2 or len(items) <= n:
-        return items[: max(n, 1)] if n < 2 else items
-    return [items[round(k * (len(items) - 1) / (n - 1))] for k in range(n)]
-
-
-def _is_image_output(line: Mapping[str, Any], rel: str) -> bool:
-    for info in line.get("output_info") or []:
-        if isinstance(info, Mapping) and info.get("path") == rel:
-            return str(info.get("mime", "")).startswith("image/")
-    return Path(rel).suffix.lower() in (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic")
-
-
-def _video_frames_from_source(path: Path) -> list[Any]:
-    """Up to six frames spread over the video: probing costs a few frame decodes, then the GOPs
-    holding the samples are decoded, until SHEET_BUDGET_S has passed."""
-    deadline = time.monotonic() + SHEET_BUDGET_S
-    from .rules import DEFAULT_LIMITS
-    from .pipeline import extract_frames
-
-    extraction = extract_frames(str(path), fps=DEFAULT_LIMITS.fps_max, max_frames=SHEET_FRAMES, max_side_px=THUMB_PX)
-    if extraction.info is not None and extraction.violations and all(v.code == "frames.too_few" for v in extraction.violations):
-        # too few frames for an image list is no reason to show none of them
-        extraction = dataclasses.replace(extraction, violations=())
-    frames = []
-    for frame in extraction:
-        frames.append(frame.image)
-        if len(frames) >= SHEET_FRAMES or time.monotonic() > deadline:
-            break
-    return frames
-
-
-def thumbnail_for(line: Mapping[str, Any], *, out_dir: Path | None) -> tuple[str, int, int] | None:
-    """(data URL, width, height) of the row's preview, or None. Never raises: a preview that cannot
-    be made is simply absent. Prepared outputs come first (what will be sent), then the input."""
-    try:
-        kind = line.get("kind")
-        outputs = [str(o) for o in line.get("outputs") or []]
-        images = [out_dir / o for o in outputs if _is_image_output(line, o)] if out_dir is not None else []
-        if kind == "video" and images:
-            frames = [im for im in (_safe(_load_small, p, THUMB_PX) for p in _spread(images, SHEET_FRAMES)) if im is not None]
-            if frames:
-                return _contact_sheet(frames)
-        elif images:
-            im = _safe(_load_small, images[0], THUMB_PX)
-            if im is not None:
-                return _encode(im)
-        codes = {v.get("code") for v in line.get("violations") or [] if isinstance(v, Mapping)}
-        path = _local_path(str(line.get("source", "")))
-        if path is None or codes & _NO_INPUT_PREVIEW:
-            return None
-        if kind == "video":
-            return _contact_sheet(_video_frames_from_source(path))
-        if kind == "image":
-            im = _safe(_load_small, path, THUMB_PX)
-            return _encode(im) if im is not None else None
-        return None
-    except Exception:
-        return None
-
-
-def _safe(fn: Any, *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except Exception:
-        return None
-
-
-def _href(target: Path, report_dir: Path, *, folder: bool = False) -> str:
-    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(report_dir))
-    return quote(Path(rel).as_posix()) + ("/" if folder else "")
-
-
-def write_report(
-    lines: Iterable[Mapping[str, Any]],
-    path: Path,
-    *,
-    out_dir: Path | None = None,
-    title: str = "mediaprep report",
-    thumbnails: bool = True,
-) -> None:
-    """Write the HTML report of `lines` (the JSON lines of `check --json` or of prepare's
-    manifest.jsonl, as dicts) to `path`, atomically (a temporary name in the same folder, then a
-    rename). With `out_dir` (prepare's --out folder), outputs are linked relative to the report and
-    previews are made from them. Lines are consumed one at a time; rows go to an anonymous
-    temporary file until the counts for the header are known. Costs one small decode per input
-    (see the module docstring); `thumbnails=False` makes none."""
-    path = Path(path)
-    report_dir = path.parent if str(path.parent) else Path(".")
-    counts: Counter[str] = Counter()
-    empty_columns = {"actions", "outputs"}
-
-    def output_href(rel: str) -> str | None:
-        if out_dir is None:
-            return None
-        return _href(Path(out_dir) / rel, report_dir, folder=rel.endswith("/"))
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tempfile.TemporaryFile("w+", encoding="utf-8", dir=report_dir) as body:
-            for index, line in enumerate(lines):
-                if isinstance(line, (str, bytes)):
-                    line = json.loads(line)
-                counts[status_of(line)] += 1
-                empty_columns -= {c for c in ("actions", "outputs") if line.get(c)}
-                thumb = thumbnail_for(line, out_dir=Path(out_dir) if out_dir is not None else None) if thumbnails else None
-                local = _local_path(str(line.get("source", "")))
-                source_href = _href(local, report_dir) if local is not None else None
-                body.write(render_row(line, index=index, thumb=thumb, output_href=output_href, source_href=source_href))
-            body.flush()
-            body.seek(0)
-            with open(tmp, "w", encoding="utf-8") as fp:
-                fp.write(render_head(title, counts, generator=_generator(), empty_columns=sorted(empty_columns)))
-                shutil.copyfileobj(body, fp, 1 << 20)
-                fp.write(render_tail(sum(counts.values())))
-                fp.flush()
-                os.fsync(fp.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _generator() -> str:
-    from . import __version__
-
-    return f"mediaprep {__version__}"
-
-
-__all__ = ["write_report"]

@@ -1,0 +1,36 @@
+"""The command line: `mediaprep probe|check|prepare|frames ...` (also `python -m mediaprep`).
+
+Results go to stdout (one JSON object per input per line with --json); the summary and progress go
+to stderr. Exit 0 when every input is ok / ready, 1 when any is not, 2 for a usage error.
+
+`options` is the parser and turns arguments into the library's values, `commands` runs them,
+`output` prints result lines, `requests` writes prepare's --request-out / --batch-out.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from ..errors import MediaprepError
+from .commands import COMMANDS, EXIT_NOT_ALL, EXIT_OK, EXIT_USAGE
+from .options import _parser
+
+__all__ = ["main", "EXIT_OK", "EXIT_NOT_ALL", "EXIT_USAGE"]
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None, stdin: TextIO | None = None) -> int:
+    out, err, inp = stdout or sys.stdout, stderr or sys.stderr, stdin or sys.stdin
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        return int(COMMANDS[args.command](args, out, err, inp))
+    except MediaprepError as exc:
+        err.write(f"mediaprep: error: {exc}\n")
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
