@@ -29,7 +29,7 @@ from .rules import DEFAULT_LIMITS, MODELS, REGIONS, Limits, ModelInfo, Region
 from .tokens import TokenConstants, estimate_frames, estimate_image
 
 if TYPE_CHECKING:
-    from .pipeline import FrameExtraction, check, extract_frames, prepare, probe
+    from .pipeline import FrameExtraction, acheck, aprepare, check, extract_frames, prepare, probe
     from .remote import RemoteOptions
 else:
     del check, probe  # the public names are the functions of `pipeline` (loaded lazily below), not the stage modules
@@ -37,6 +37,8 @@ else:
 # name → module that defines it, imported on first access (PEP 562)
 _LAZY = {
     "FrameExtraction": "pipeline",
+    "acheck": "pipeline",
+    "aprepare": "pipeline",
     "RemoteOptions": "remote",
     "check": "pipeline",
     "extract_frames": "pipeline",
@@ -90,6 +92,8 @@ __all__ = [
     "UsageError",
     "VideoInfo",
     "Violation",
+    "acheck",
+    "aprepare",
     "build_request",
     "check",
     "estimate_frames",

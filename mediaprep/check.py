@@ -10,7 +10,7 @@ from . import caps, sampling
 from .codes import violation
 from .formats import output_format_for
 from .models import ImageInfo, Policy, Report, Status, Target, TokenEstimate, VideoInfo, Violation
-from .rules import REMUXABLE_CODECS
+from .rules import MODELS, REMUXABLE_CODECS
 from .tokens import estimate_frames, estimate_image, frame_size
 
 _ORIENTATION_HOW = {
@@ -31,6 +31,27 @@ def status_of(violations: tuple[Violation, ...] | list[Violation]) -> Status:
     if not errors:
         return "ok"
     return "fixable" if all(v.fix for v in errors) else "rejected"
+
+
+def model_violations(target: Target, *, source: str) -> list[Violation]:
+    """SPEC §5 at check time: media for a retired or text-only model can never be sent. (Rules that
+    need the request — thinking flags, the token total — are the request's, see `request`.)"""
+    info = MODELS.get(target.model.removeprefix("kimi/"))
+    if info is None:
+        return []  # an unknown name is misuse, refused where a model is chosen (CLI, build_request)
+    out: list[Violation] = []
+    if info.retired_on is not None:
+        out.append(violation("request.model_retired", source=source, field="model", observed=target.model, limit=info.retired_on, replacements=", ".join(info.replacements)))
+    if not info.takes_media:
+        vision = [m.name for m in MODELS.values() if m.takes_media and m.retired_on is None]
+        out.append(violation("request.model_text_only", source=source, field="model", observed=target.model, limit=", ".join(vision)))
+    return out
+
+
+def service_max_frames(target: Target, policy: Policy) -> int:
+    """The most frames the service samples from a video file: `policy.max_frames` with DashScope,
+    which takes the field; the service's default with the OpenAI-compatible API, which drops it."""
+    return policy.max_frames if target.api == "dashscope" else target.limits.max_frames_default
 
 
 def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *, source: str) -> Report:
@@ -94,7 +115,7 @@ def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *
             )
         )
 
-    in_4k = lim.image_box_4k.fits(w, h)
+    below_4k = lim.image_box_4k.strictly_inside(w, h)  # SPEC §1: 「4K(3840x2160) 未満」, exactly 4K is the next tier
     in_8k = lim.image_box_8k.fits(w, h)
     listed = lim.image_formats_below_4k
     to = output_format_for(info)
@@ -112,7 +133,7 @@ def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *
                 to=to,
             )
         )
-    elif not in_4k and info.format not in lim.image_formats_4k_to_8k:
+    elif not below_4k and info.format not in lim.image_formats_4k_to_8k:
         out.append(
             violation(
                 "image.format_above_4k",
@@ -159,6 +180,7 @@ def check_image(info: ImageInfo, target: Target, policy: Policy | None = None, *
             )
         )
 
+    out.extend(model_violations(target, source=source))
     return _report(source, "image", out, info, lambda: estimate_image(info.size))
 
 
@@ -200,7 +222,11 @@ def check_video(info: VideoInfo, target: Target, policy: Policy | None = None, *
         out.append(violation("video.too_large", source=source, field=field, observed=measured, limit=cap, fix="transcode", transport=target.transport))
     if not lim.video_recommended_box.fits(info.width_px, info.height_px):
         out.append(violation("video.resolution_above_2k", source=source, field="size", observed=f"{info.width_px}×{info.height_px}", limit=str(lim.video_recommended_box)))
-    n = min(max(1, int(duration * policy.fps + 1e-9)), policy.max_frames)
+    if target.api != "dashscope" and policy.max_frames != lim.max_frames_default and policy.video_as != "frames":
+        out.append(violation("frames.max_frames_ignored", source=source, field="max_frames", observed=policy.max_frames, limit=lim.max_frames_default))
+    out.extend(model_violations(target, source=source))
+    cap = policy.max_frames if policy.video_as == "frames" else service_max_frames(target, policy)  # an image list is ours to cap
+    n = min(max(1, int(duration * policy.fps + 1e-9)), cap)
     return _report(source, "video", out, info, lambda: estimate_frames(frame_size(info.size, policy.frame_max_side_px), n))
 
 

@@ -49,7 +49,7 @@ CODES: dict[str, CodeSpec] = {
     ),
     "image.format_above_4k": CodeSpec(
         "error",
-        "{source}: {observed} at {size} is above the 4K box {box4k}, where only {limit} are accepted; convert to {to} (prepare does this)",
+        "{source}: {observed} at {size} is not below 4K ({box4k}), where only {limit} are accepted; convert to {to} (prepare does this)",
         ("convert",),
         "between 4K and 8K only JPEG and PNG are accepted; converted",
     ),
@@ -96,6 +96,12 @@ CODES: dict[str, CodeSpec] = {
     "frames.too_many": CodeSpec("error", "{source}: {observed} frames is more than {limit}", (), "an image list takes at most 2000 frames"),
     "frames.fps_out_of_range": CodeSpec("error", "{source}: fps {observed} is outside {limit}", (), "fps must lie in [0.1, 10]"),
     "frames.max_frames_out_of_range": CodeSpec("error", "{source}: max_frames {observed} is outside {limit}", (), "max_frames must lie in [1, 2000]"),
+    "frames.max_frames_ignored": CodeSpec(
+        "warning",
+        "{source}: max_frames {observed} is a DashScope field; the OpenAI-compatible API drops it and the service samples up to its default {limit} frames, so the estimate and the token budget count those (lower fps, or send an image list, to send fewer)",
+        (),
+        "max_frames given with the OpenAI-compatible API, which does not take it: the service's default (2000) is what counts",
+    ),
     # remote
     "remote.private_address": CodeSpec(
         "error",
@@ -143,6 +149,13 @@ CODES: dict[str, CodeSpec] = {
     "request.model_retired": CodeSpec("error", "model {observed} was retired on {limit}; use {replacements}", (), "the model is retired; the message names replacements"),
     "request.model_text_only": CodeSpec("error", "model {observed} takes text only; media needs {limit}", (), "media sent to a text-only model"),
     "request.thinking_always_on": CodeSpec("error", "model {observed} always thinks; enable_thinking=false is refused", (), "enable_thinking=false for kimi-k2.7-code"),
+    "request.thinking_unsupported": CodeSpec("error", "model {observed} has no thinking mode; enable_thinking=true is refused (leave it unset)", (), "enable_thinking=true for a model without thinking (Moonshot-Kimi-K2-Instruct)"),
+    "request.file_path_over_http": CodeSpec(
+        "error",
+        "{source}: {observed} is a file:// path, which only the DashScope Python and Java SDKs read; over HTTP send it as base64 or a URL (--transport base64|url), or use the SDK form of the request",
+        (),
+        "a local file:// part in a request meant for HTTP (file paths work only through the DashScope Python/Java SDKs)",
+    ),
     "request.over_token_limit": CodeSpec("error", "{source}: about {observed} tokens (an estimate) is over the {limit}-token budget", (), "the media cannot fit the model's input even at the smallest plan"),
     # sources
     "source.not_found": CodeSpec("error", "{source}: no such file", (), "the path does not exist"),

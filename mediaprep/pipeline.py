@@ -10,18 +10,19 @@ which stage runs next, and nothing below it imports it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import parts, sampling
 from .apply import video as apply_video
 from .apply.images import apply_image, read_all
 from .backends import pillow_backend
-from .check import check_image, check_video, status_of
+from .check import check_image, check_video, service_max_frames, status_of
 from .codes import violation
 from .errors import ProbeError, UnreadableImage, UsageError
 from .media import BytesMedia, Media, OpenedMedia, media_for
@@ -37,6 +38,7 @@ from .models import (
     Size,
     Source,
     Target,
+    TokenEstimate,
     VideoInfo,
     Violation,
 )
@@ -44,8 +46,14 @@ from .outputs import copy_atomic, frame_name, output_name, output_stem, temp_pat
 from .plan import FramesPlan, plan_extraction, plan_frames, plan_image, plan_video
 from .probe import Probed, probe_media, probe_source, probe_video, sniff_media
 from .caps import url_read_cap
-from .remote import DEFAULT_REMOTE, RemoteOptions, connect, download
 from .resolve import InputLike, label_for, resolve
+from .tokens import estimate_frames, estimate_image, frame_size
+
+if TYPE_CHECKING:
+    from .remote import RemoteOptions
+
+# The remote module (httpx) loads when a URL is first met; Pillow when an image is first read, PyAV
+# when a video is (see probe and apply.video): checking local images loads neither httpx nor PyAV.
 
 _DEFAULT_TARGET = Target()
 _DEFAULT_POLICY = Policy()
@@ -104,8 +112,30 @@ def _rejected(report: Report, *, actions: Iterable[Action] = (), outputs: Iterab
     return Prepared(source=report.source, report=report, status="rejected", actions=tuple(actions), outputs=tuple(outputs), violations=report.violations + tuple(problems))
 
 
-def _ready(report: Report, *, actions: Iterable[Action], outputs: Iterable[Output] = (), part_list: Iterable[dict[str, object]]) -> Prepared:
-    return Prepared(source=report.source, report=report, status="ready", actions=tuple(actions), outputs=tuple(outputs), parts=tuple(part_list), violations=report.violations)  # type: ignore[arg-type]
+def _ready(report: Report, *, actions: Iterable[Action], outputs: Iterable[Output] = (), part_list: Iterable[dict[str, object]], estimate: TokenEstimate | None = None) -> Prepared:
+    """A ready input. Its report carries the estimate of what is SENT (the outputs' sizes, the fps
+    after the budget), not of the input as checked, so request totals add what the service takes."""
+    sent = dataclasses.replace(report, estimate=estimate) if estimate is not None else report
+    return Prepared(source=report.source, report=sent, status="ready", actions=tuple(actions), outputs=tuple(outputs), parts=tuple(part_list), violations=report.violations)  # type: ignore[arg-type]
+
+
+def _images_estimate(outputs: Iterable[Output]) -> TokenEstimate:
+    each = [estimate_image(Size(o.width_px, o.height_px)) for o in outputs]
+    if len(each) == 1:
+        return each[0]
+    return TokenEstimate(tokens=sum(e.tokens for e in each), basis=f"{len(each)} images: " + "; ".join(e.basis for e in each))
+
+
+def _list_estimate(outputs: list[Output]) -> TokenEstimate:
+    first = outputs[0]
+    return estimate_frames(Size(first.width_px, first.height_px), len(outputs))
+
+
+def _file_estimate(info: VideoInfo, fps: float, target: Target, policy: Policy) -> TokenEstimate:
+    """A video file as the service samples it: floor(duration × fps) frames, capped by the max_frames
+    the service applies (`check.service_max_frames`), at the model's frame size."""
+    n = min(max(1, int(info.duration_s * fps + 1e-9)), service_max_frames(target, policy))
+    return estimate_frames(frame_size(info.size), n)
 
 
 def prepare(
@@ -128,6 +158,8 @@ def prepare(
     out = Path(out_dir) if out_dir is not None else None
     source = resolve(input)
     if isinstance(source, Source) and source.kind == "url" and source.remote is None:
+        from .remote import DEFAULT_REMOTE
+
         return _prepare_url(source, target=target, policy=policy, out_dir=out, url_prefix=url_prefix, options=remote or DEFAULT_REMOTE)
     if target.transport == "url" and url_prefix is None:
         raise UsageError("transport 'url' for local files needs url_prefix (where you will upload the out folder)")
@@ -175,7 +207,7 @@ def _prepare_image(source: Source, media: Media, report: Report, info: ImageInfo
         part_list.append(parts.image_part(url, target.api))
     if problems:
         return _rejected(report, actions=plan.steps + tuple(extra), outputs=outputs, problems=problems)
-    return _ready(report, actions=plan.steps + tuple(extra), outputs=outputs, part_list=part_list)
+    return _ready(report, actions=plan.steps + tuple(extra), outputs=outputs, part_list=part_list, estimate=_images_estimate(outputs))
 
 
 def _prepare_video(source: Source, media: Media, report: Report, info: VideoInfo, *, target: Target, policy: Policy, out: Path | None, url_prefix: str | None) -> Prepared:
@@ -210,7 +242,7 @@ def _prepare_video(source: Source, media: Media, report: Report, info: VideoInfo
             url = url_for(target, mime="video/mp4", rel=rel, out_dir=out, url_prefix=url_prefix)
             part = parts.video_part(url, target.api, fps=plan.fps, max_frames=plan.max_frames_field)
             output = Output(format="MP4", mime="video/mp4", width_px=again.info.width_px, height_px=again.info.height_px, size_bytes=dest.stat().st_size, path=rel)
-            return _ready(report, actions=actions, outputs=(output,), part_list=(part,))
+            return _ready(report, actions=actions, outputs=(output,), part_list=(part,), estimate=_file_estimate(again.info, plan.fps or policy.fps, target, policy))
         tmp.unlink(missing_ok=True)
         actions.append(Action(op="frames", reason=f"{plan.mode} failed ({failure}); sent as an image list instead"))
     elif plan.mode == "passthrough":
@@ -230,7 +262,7 @@ def _prepare_video(source: Source, media: Media, report: Report, info: VideoInfo
         else:
             url = url_for(target, mime=info.mime, local_path=source.path)
         part = parts.video_part(url, target.api, fps=plan.fps, max_frames=plan.max_frames_field)
-        return _ready(report, actions=actions, outputs=outputs, part_list=(part,))
+        return _ready(report, actions=actions, outputs=outputs, part_list=(part,), estimate=_file_estimate(info, plan.fps or policy.fps, target, policy))
     assert frames is not None, "a video plan that sends frames has a frames plan"
     return _emit_list(report, frames, lambda: apply_video.video_pictures(media, info, frames, limits=target.limits), name=name, target=target, out=out, url_prefix=url_prefix, actions=actions)
 
@@ -274,7 +306,7 @@ def _emit_list(report: Report, frames: FramesPlan, pictures: object, *, name: st
     if problems:
         return _rejected(report, actions=actions, outputs=outputs, problems=problems)
     part = parts.image_list_part(urls, target.api, fps=round(frames.fps, 6))
-    return _ready(report, actions=actions, outputs=outputs, part_list=(part,))
+    return _ready(report, actions=actions, outputs=outputs, part_list=(part,), estimate=_list_estimate(outputs))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -291,6 +323,8 @@ def _prepare_url(source: Source, *, target: Target, policy: Policy, out_dir: Pat
     """An `ok` URL with the url transport: the URL itself. Otherwise: download (capped, streaming,
     to a temporary file that is deleted afterwards) and prepare the file; with the url transport
     but no `url_prefix`, a fixed output has nowhere public to live, so it is sent as base64."""
+    from .remote import download
+
     report = _check(source, source.label, target, policy, fast=False, remote=options)
     if report.status == "rejected":
         return _rejected(report)
@@ -301,12 +335,12 @@ def _prepare_url(source: Source, *, target: Target, policy: Policy, out_dir: Pat
             vplan = plan_video(report, target, policy)
             if vplan.problem is not None:
                 return _rejected(report, actions=vplan.steps, problems=(vplan.problem,))
-            part = parts.video_part(source.url, target.api, fps=vplan.fps if vplan.fps is not None else policy.fps, max_frames=vplan.max_frames_field)
+            fps = vplan.fps if vplan.fps is not None else policy.fps
+            part = parts.video_part(source.url, target.api, fps=fps, max_frames=vplan.max_frames_field)
             steps = (Action(op="passthrough", reason=reason),) + vplan.steps[1:]
-        else:
-            part = parts.image_part(source.url, target.api)
-            steps = (Action(op="passthrough", reason=reason),)
-        return _ready(report, actions=steps, part_list=(part,))
+            return _ready(report, actions=steps, part_list=(part,), estimate=_file_estimate(report.info, fps, target, policy))
+        part = parts.image_part(source.url, target.api)
+        return _ready(report, actions=(Action(op="passthrough", reason=reason),), part_list=(part,))
     if target.transport == "path" and out_dir is None:
         raise UsageError("transport 'path' with a URL input needs out_dir: the downloaded file must be kept somewhere")
     got = download(source, options=options, cap_bytes=url_read_cap(target))
@@ -323,6 +357,29 @@ def _prepare_url(source: Source, *, target: Target, policy: Policy, out_dir: Pat
         got.path.unlink(missing_ok=True)
     fetched = Action(op="download", reason=f"the fix needs the bytes: downloaded {got.size_bytes:,} bytes (cap {url_read_cap(target):,}) to a temporary file{note}", params={"bytes": got.transfer.bytes_read, "requests": got.transfer.requests})
     return dataclasses.replace(result, report=dataclasses.replace(result.report, remote=report.remote), actions=(fetched,) + result.actions)
+
+
+# --------------------------------------------------------------------------------------------------
+# asyncio: the same calls on a worker thread, so an event loop keeps serving while media is read
+
+
+async def acheck(input: InputLike, *, target: Target | None = None, policy: Policy | None = None, fast: bool = False, remote: RemoteOptions | None = None) -> Report:
+    """`check` for asyncio servers: runs on a worker thread (`asyncio.to_thread`), never blocking the
+    event loop. Pillow and FFmpeg release the GIL while decoding, so other tasks keep running."""
+    return await asyncio.to_thread(check, input, target=target, policy=policy, fast=fast, remote=remote)
+
+
+async def aprepare(
+    input: InputLike,
+    *,
+    target: Target | None = None,
+    policy: Policy | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    url_prefix: str | None = None,
+    remote: RemoteOptions | None = None,
+) -> Prepared:
+    """`prepare` for asyncio servers: runs on a worker thread (`asyncio.to_thread`)."""
+    return await asyncio.to_thread(prepare, input, target=target, policy=policy, out_dir=out_dir, url_prefix=url_prefix, remote=remote)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -359,6 +416,25 @@ class FrameExtraction:
             return iter(())
         plan = FramesPlan(times_s=self.times_s, fps=self.fps, frame_size=self.frame_size)
         return apply_video.video_pictures(self.media, self.info, plan, limits=(target or _DEFAULT_TARGET).limits)
+
+    def image_list_part(self, *, target: Target | None = None, out_dir: str | os.PathLike[str] | None = None, url_prefix: str | None = None) -> dict[str, object]:
+        """The image-list content part of these frames, for `target` (its API and transport): each
+        frame JPEG-encoded (written as `frame_00000.jpg`… into `out_dir` when given; the url and path
+        transports need it), then named for the transport. Costs the decode of `pictures()` plus one
+        base64 pass per frame for base64. Raises `UsageError` when the extraction has errors."""
+        target = target or _DEFAULT_TARGET
+        if not self.ok or self.fps is None:
+            raise UsageError(f"{self.source}: no image list to send: " + "; ".join(v.message for v in self.violations if v.severity == "error"))
+        out = Path(out_dir) if out_dir is not None else None
+        if target.transport in ("url", "path") and out is None:
+            raise UsageError(f"transport {target.transport!r} for an image list needs out_dir: the frames are written there")
+        urls = []
+        for pic in self.pictures(target=target):
+            rel = f"frame_{pic.index:05d}.jpg"
+            if out is not None:
+                write_atomic(out / rel, pic.data)
+            urls.append(url_for(target, mime=pic.mime, rel=rel, out_dir=out, url_prefix=url_prefix, data=pic.data))
+        return parts.image_list_part(urls, target.api, fps=round(self.fps, 6))
 
     def close(self) -> None:
         """Close the URL this extraction reads from (files need nothing)."""
@@ -399,6 +475,8 @@ def extract_frames(
         return FrameExtraction(source=label, fps=None, times_s=(), frame_size=None, violations=tuple(problems))
     media: Media
     if source.kind == "url" and source.remote is None:
+        from .remote import DEFAULT_REMOTE, connect
+
         opened, _ = connect(source, options=remote or DEFAULT_REMOTE, cap_bytes=url_read_cap(target))
         if isinstance(opened, Violation):
             return failed(opened)
@@ -434,4 +512,4 @@ def extract_frames(
     )
 
 
-__all__ = ["FrameExtraction", "Output", "Prepared", "ProbeError", "check", "extract_frames", "prepare", "probe", "status_of"]
+__all__ = ["FrameExtraction", "Output", "Prepared", "ProbeError", "acheck", "aprepare", "check", "extract_frames", "prepare", "probe", "status_of"]

@@ -19,6 +19,7 @@ from typing import Literal
 from . import sampling
 from .budget import FrameChoice, fit_frame_size, fit_image_list, fit_video_file, resolve_budget
 from .caps import video_raw_cap
+from .check import service_max_frames
 from .codes import violation
 from .formats import output_format_for, why_format
 from .models import Action, ImageInfo, Policy, Report, Size, Target, VideoInfo, Violation
@@ -330,7 +331,9 @@ def plan_video(report: Report, target: Target, policy: Policy | None = None) -> 
     if mode == "frames":
         return VideoPlan(mode="frames", reason=reason, steps=tuple(steps), frames=frames)
     budget = resolve_budget(policy.token_budget, target.model, reserve_tokens=policy.token_reserve)
-    choice = fit_video_file(info.duration_s, policy.fps, policy.max_frames, frame_size(info.size), budget, target.limits)
+    # the service, not mediaprep, samples a video file: with the OpenAI-compatible API it ignores
+    # max_frames and takes up to its default, so the budget counts that (SPEC §2, §4)
+    choice = fit_video_file(info.duration_s, policy.fps, service_max_frames(target, policy), frame_size(info.size), budget, target.limits)
     if not choice.fits:
         over = violation("request.over_token_limit", source=report.source, observed=choice.tokens, limit=budget)
         if mode == "passthrough":

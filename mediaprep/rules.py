@@ -24,6 +24,10 @@ class Box:
     def fits(self, width_px: int, height_px: int) -> bool:
         return max(width_px, height_px) <= self.long_px and min(width_px, height_px) <= self.short_px
 
+    def strictly_inside(self, width_px: int, height_px: int) -> bool:
+        """Below the box: long < long_px and short < short_px (the page's 「未満」)."""
+        return max(width_px, height_px) < self.long_px and min(width_px, height_px) < self.short_px
+
     def __str__(self) -> str:
         return f"{self.long_px}×{self.short_px}"
 
@@ -35,7 +39,7 @@ class Limits:
     # §1 images
     image_min_side_exclusive_px: int = 10  # a side must be > this
     image_max_aspect_ratio: float = 200.0  # long / short must be ≤ this
-    image_box_4k: Box = field(default_factory=lambda: Box(long_px=3840, short_px=2160))
+    image_box_4k: Box = field(default_factory=lambda: Box(long_px=3840, short_px=2160))  # "below 4K" is strictly inside
     image_box_8k: Box = field(default_factory=lambda: Box(long_px=7680, short_px=4320))
     image_formats_below_4k: frozenset[str] = frozenset({"BMP", "JPEG", "PNG", "TIFF", "WEBP", "HEIC"})
     image_formats_4k_to_8k: frozenset[str] = frozenset({"JPEG", "PNG"})

@@ -77,10 +77,14 @@ def too_few(plan: SamplePlan, duration_s: float, limits: Limits, *, source: str)
     if plan.count >= need:
         return None
     fps_needed = _round_up(need / duration_s, 100) if duration_s > 0 else math.inf
+    # the video file is an alternative only when it is long enough to be sent as one (SPEC §2)
+    as_file = duration_s >= limits.video_min_duration_s
     if fps_needed <= limits.fps_max:
-        remedy = f"use fps {fps_needed:g} or more (≤ {limits.fps_max:g}), or send the video file instead"
-    else:
+        remedy = f"use fps {fps_needed:g} or more (≤ {limits.fps_max:g})" + (", or send the video file instead" if as_file else "")
+    elif as_file:
         remedy = f"no fps up to {limits.fps_max:g} gives {need} frames from {duration_s:g} s; send the video file instead"
+    else:
+        remedy = f"no fps up to {limits.fps_max:g} gives {need} frames from {duration_s:g} s, and a clip under {limits.video_min_duration_s:g} s cannot be sent as a video file either"
     return violation("frames.too_few", source=source, field="frames", observed=plan.count, limit=need, remedy=remedy)
 
 

@@ -80,3 +80,10 @@ def frame_size(size: Size, max_side_px: int | None = None, constants: TokenConst
         scale = min(1.0, max_side_px / max(size.long_px, 1))
         return Size(max(1, round(size.width_px * scale)), max(1, round(size.height_px * scale)))
     return model_size(size, patch_limit=constants.frame_patch_limit, constants=constants)
+
+
+def estimate_text(text: str) -> TokenEstimate:
+    """A deliberately high estimate for text: one token per two characters (English averages about
+    four characters a token, CJK about one character a token). Pure."""
+    tokens = -(-len(text) // 2)
+    return TokenEstimate(tokens=tokens, basis=f"text of {len(text)} characters at 2 characters a token (a high estimate)")

@@ -98,10 +98,31 @@ def test_request_out_dashscope_and_model_rules(tmp_path: Path) -> None:
     req = json.loads((tmp_path / "r.json").read_text())
     assert req["url"] == "https://ws1.ap-southeast-1.maas.aliyuncs.com/api/v1/services/aigc/multimodal-generation/generation"
     assert req["body"]["input"]["messages"][0]["content"][-1] == {"text": "hi"}
-    # the retired model is refused before anything is written
-    err = io.StringIO()
-    code = main(["prepare", str(a), "--out", str(tmp_path / "p"), "--model", "kimi-k2-thinking", "--request-out", str(tmp_path / "r2.json"), "--region", "us-east-1", "--progress", "never"], stdout=io.StringIO(), stderr=err)
+    # the retired, text-only model is refused at check time (issue 11: model rules belong in check
+    # and prepare), so nothing is ready and no request is written
+    err, out = io.StringIO(), io.StringIO()
+    code = main(["prepare", str(a), "--out", str(tmp_path / "p"), "--model", "kimi-k2-thinking", "--request-out", str(tmp_path / "r2.json"), "--region", "us-east-1", "--progress", "never"], stdout=out, stderr=err)
     assert code == 1 and not (tmp_path / "r2.json").exists()
-    assert "request.model_retired" in err.getvalue() and "qwen3.7-plus" in err.getvalue()
+    assert "request.model_retired" in err.getvalue() and "request.model_text_only" in err.getvalue()
+    assert "qwen3.7-plus" in out.getvalue()  # the rejected input's line names the replacements
     with pytest.raises(SystemExit):
         raise SystemExit(main(["prepare", str(a), "--out", str(tmp_path / "q"), "--batch-out", str(tmp_path / "b.jsonl"), "--api", "dashscope", "--progress", "never"], stdout=io.StringIO(), stderr=io.StringIO()))
+
+
+def test_a_prepared_video_estimate_describes_what_is_sent_after_the_budget(tmp_path: Path) -> None:
+    """Issue 11, item 5: the budget lowers a video's fps; the prepared report's estimate (which the
+    request total adds) must be that of the lowered fps, not the checked one."""
+    clip = tmp_path / "clip.mp4"
+    make_video(clip, frames=60, fps=6.0, size=(320, 240))  # 10 s
+    policy = mp.Policy(fps=6.0, token_budget=1_000)
+    checked = mp.check(clip, policy=policy)
+    prepared = mp.prepare(clip, policy=policy, target=mp.Target(transport="base64"))
+    assert prepared.status == "ready"
+    budget = next(a for a in prepared.actions if a.op == "budget")
+    sent_fps = budget.params["fps"]
+    assert sent_fps < 6.0 and prepared.part is not None and prepared.part["fps"] == sent_fps
+    assert checked.estimate is not None and prepared.report.estimate is not None
+    assert prepared.report.estimate.tokens <= 1_000 < checked.estimate.tokens
+    assert prepared.to_json()["estimate"]["tokens"] == prepared.report.estimate.tokens
+    n = int(10.0 * sent_fps + 1e-9)
+    assert prepared.report.estimate.tokens == estimate_frames(model_size(Size(320, 240), patch_limit=DEFAULT_TOKENS.frame_patch_limit), n).tokens

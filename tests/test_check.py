@@ -69,12 +69,17 @@ def test_too_small_reject_policy() -> None:
 @pytest.mark.parametrize(
     "w,h,fmt,code",
     [
-        (3840, 2160, "WEBP", None),
+        (3839, 2159, "WEBP", None),  # below 4K: strictly inside 3840×2160 (SPEC §1, 「未満」)
+        (3840, 2160, "WEBP", "image.format_above_4k"),  # exactly 4K is the 4K–8K tier
+        (3840, 1000, "WEBP", "image.format_above_4k"),
+        (3000, 2160, "WEBP", "image.format_above_4k"),
         (3841, 2160, "WEBP", "image.format_above_4k"),
         (3840, 2161, "WEBP", "image.format_above_4k"),
-        (2160, 3840, "HEIC", None),  # portrait form of the same box
+        (2159, 3839, "HEIC", None),  # portrait form of the same box
+        (2160, 3840, "HEIC", "image.format_above_4k"),
         (2160, 3841, "HEIC", "image.format_above_4k"),
         (2161, 3840, "TIFF", "image.format_above_4k"),
+        (3840, 2160, "JPEG", None),
         (3841, 2160, "JPEG", None),  # JPEG and PNG are accepted up to 8K
         (3841, 2160, "PNG", None),
         (4000, 2000, "BMP", "image.format_above_4k"),
@@ -173,3 +178,54 @@ def test_estimate_is_labelled() -> None:
     report = check_image(info(1920, 1080, "JPEG"), Target(), source="x")
     assert report.estimate is not None and report.estimate.tokens == 2691 + 4
     assert report.to_json()["estimate"]["is_estimate"] is True
+
+
+# --- issue 11: model rules at check time, max_frames with the OpenAI-compatible API ---------------
+
+
+@pytest.mark.parametrize("model,expected", [("kimi-k2-thinking", {"request.model_retired", "request.model_text_only"}), ("Moonshot-Kimi-K2-Instruct", {"request.model_retired", "request.model_text_only"}), ("kimi-k2.6", set()), ("kimi/kimi-k2.7-code", set())])
+def test_media_for_a_text_only_or_retired_model_is_rejected_at_check(model: str, expected: set[str]) -> None:
+    report = check_image(info(640, 480, "JPEG"), Target(model=model), source="photo.jpg")
+    found = {c for c in report.codes if c.startswith("request.")}
+    assert found == expected
+    assert report.status == ("rejected" if expected else "ok")
+    if expected:
+        retired = next(v for v in report.violations if v.code == "request.model_retired")
+        assert "qwen3.7-plus" in retired.message and retired.fix is None
+
+
+def video_info(duration_s: float, **kw: object) -> "object":
+    from mediaprep.models import VideoInfo
+
+    base = dict(format="MP4", mime="video/mp4", container="mov,mp4,m4a,3gp,3g2,mj2", codec="h264", width_px=1280, height_px=720, stored_width_px=1280, stored_height_px=720, size_bytes=50_000_000, duration_s=duration_s, duration_source="decoded", header_duration_s=duration_s, fps=30.0, frame_count=None, has_audio=False, decode="verified")
+    base.update(kw)
+    return VideoInfo(**base)  # type: ignore[arg-type]
+
+
+def test_max_frames_is_dashscope_only_so_openai_estimates_count_the_services_default() -> None:
+    from mediaprep.check import check_video
+
+    v = video_info(1100.0)
+    policy = Policy(max_frames=100)
+    openai = check_video(v, Target(transport="url"), policy, source="talk.mp4")
+    dashscope = check_video(v, Target(api="dashscope", transport="url"), policy, source="talk.mp4")
+    assert "frames.max_frames_ignored" in openai.codes and openai.status == "ok"  # a warning
+    assert "frames.max_frames_ignored" not in dashscope.codes
+    assert openai.estimate is not None and dashscope.estimate is not None
+    # 1,100 s at fps 2 = 2,200 frames: the service caps them at 2,000 over OpenAI, at 100 over DashScope
+    assert openai.estimate.tokens == 20 * dashscope.estimate.tokens
+    assert openai.estimate.tokens > 500_000
+
+
+def test_the_budget_fits_what_the_service_will_take_not_the_dropped_field() -> None:
+    from mediaprep.check import check_video
+    from mediaprep.plan import plan_video
+
+    v = video_info(1100.0)
+    policy = Policy(max_frames=100)
+    for api, lowered in (("openai", True), ("dashscope", False)):
+        target = Target(api=api, transport="url")  # type: ignore[arg-type]
+        plan = plan_video(check_video(v, target, policy, source="talk.mp4"), target, policy)
+        assert plan.mode == "passthrough" and plan.problem is None
+        assert ("budget" in [s.op for s in plan.steps]) is lowered, (api, plan.steps)
+        assert (plan.fps is not None and plan.fps < policy.fps) is lowered

@@ -247,7 +247,9 @@ def test_too_few_names_an_fps_that_really_gives_enough_frames(duration_s, fps):
     suggested = float(match.group(1))
     assert LIMITS.fps_min <= suggested <= LIMITS.fps_max
     assert sample_times(duration_s, suggested, LIMITS.max_frames_default).count >= NEED
-    assert "send the video file instead" in v.message
+    # the file is an alternative only when it is long enough to be sent as one (SPEC §2: ≥ 2 s);
+    # advising it for a shorter clip would be advising video.too_short (issue 11, item 7)
+    assert ("send the video file instead" in v.message) == (duration_s >= LIMITS.video_min_duration_s)
 
 
 def test_too_few_one_second_at_fps_2_suggests_fps_4():
@@ -266,8 +268,17 @@ def test_too_few_says_send_the_video_file_when_no_fps_is_enough(duration_s):
     assert v is not None
     assert v.code == "frames.too_few"
     assert f"no fps up to {LIMITS.fps_max:g} gives {NEED} frames" in v.message
-    assert "send the video file instead" in v.message
+    assert "send the video file instead" not in v.message  # under 2 s the file is video.too_short
+    assert "cannot be sent as a video file either" in v.message
     assert "use fps" not in v.message
+
+
+def test_too_few_suggests_the_video_file_only_when_it_could_be_sent():
+    """A long enough clip sampled too sparsely (e.g. 10 s at fps 0.3 = 3 frames) may go as a file."""
+    v = too_few(sample_times(10.0, 0.3, LIMITS.max_frames_default), 10.0, LIMITS, source="clip")
+    assert v is not None and "send the video file instead" in v.message
+    short = too_few(sample_times(1.5, 2.0, LIMITS.max_frames_default), 1.5, LIMITS, source="clip")
+    assert short is not None and "send the video file" not in short.message
 
 
 def test_too_few_suggests_fps_max_for_a_clip_that_just_reaches_four_frames_at_it():

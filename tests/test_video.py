@@ -602,3 +602,18 @@ def test_animation_becomes_an_image_list_with_its_timing(tmp_path: Path, fmt: st
     assert part["type"] == "video" and part["fps"] == 2 and len(part["video"]) == 5  # floor(2.5 × 2)
     got = [read_index(im) for im in _decode_part_frames(part, "openai")]
     assert got == [expected_frame(starts, k / 2) for k in range(5)]
+
+
+def test_extract_frames_hands_back_its_image_list_part(tmp_path: Path) -> None:
+    from videos import make_video
+
+    clip = tmp_path / "c.mp4"
+    make_video(clip, frames=30, fps=10.0)  # 3 s
+    ex = mp.extract_frames(clip, fps=2)
+    part = ex.image_list_part(target=mp.Target(api="dashscope"))
+    assert part["fps"] == 2 and len(part["video"]) == 6 and all(u.startswith("data:image/jpeg;base64,") for u in part["video"])
+    openai = ex.image_list_part(target=mp.Target(transport="url"), out_dir=tmp_path / "f", url_prefix="https://cdn.example/f")
+    assert openai["type"] == "video" and openai["video"][0] == "https://cdn.example/f/frame_00000.jpg"
+    assert (tmp_path / "f" / "frame_00005.jpg").is_file()
+    with pytest.raises(mp.UsageError):
+        mp.extract_frames(clip, fps=0.5).image_list_part()  # 1 frame: frames.too_few

@@ -5,6 +5,9 @@ whole video.
 A file fix reports how it went as a value (`FileFix`): the caller falls back to the plan's image
 list on `failure`, so only a video the backend could not read or write takes that path — a bug
 still raises.
+
+PyAV loads when a video is first touched (`pyav_backend`, `pyav_encode` are imported inside the
+calls), so preparing images and animations never loads it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import sampling
-from ..backends import pillow_backend, pillow_ops, pyav_backend, pyav_encode
+from ..backends import pillow_backend, pillow_ops
 from ..errors import UnreadableVideo
 from ..media import Media
 from ..models import EncodedPicture, ImageInfo, Size, ExtractedFrame, VideoInfo
@@ -32,6 +35,8 @@ def _padded(im: Any, limits: Limits) -> Any:
 def taken_frames(media: Media, info: VideoInfo, times_s: tuple[float, ...], *, out_size: Size, plan: bool = True, seek: bool | None = None) -> Iterator[ExtractedFrame]:
     """The frames on screen at `times_s`, scaled to `out_size` (see `pyav_backend.iter_frames` for
     what that costs)."""
+    from ..backends import pyav_backend
+
     for f in pyav_backend.iter_frames(media, info, times_s, out_size=out_size, plan=plan, seek=seek):
         yield ExtractedFrame(index=f.index, time_s=f.time_s, pts_s=f.pts_s, image=f.image)
 
@@ -39,6 +44,8 @@ def taken_frames(media: Media, info: VideoInfo, times_s: tuple[float, ...], *, o
 def video_pictures(media: Media, info: VideoInfo, frames: FramesPlan, *, limits: Limits, quality: int = TUNING.jpeg_quality) -> Iterator[EncodedPicture]:
     """JPEG frames of a video on screen at the plan's times, padded where a frame would break SPEC
     §1's size rules. Lazy: one frame in memory at a time (plus the decoders')."""
+    from ..backends import pyav_backend
+
     for taken in pyav_backend.iter_frames(media, info, frames.times_s, out_size=frames.frame_size):
         im = _padded(taken.image, limits)
         data = pillow_ops.encode(im, "JPEG", quality=quality)
@@ -73,6 +80,8 @@ def fix_file(media: Media, info: VideoInfo, plan: VideoPlan, dest: Path) -> File
     """Remux or transcode (per `plan.mode`) into `dest`. A video FFmpeg cannot read or carry comes
     back as `failure`, and `dest` is removed. Costs one read of the file (remux) or one decode and
     encode of every frame (transcode)."""
+    from ..backends import pyav_encode
+
     try:
         if plan.mode == "remux":
             pyav_encode.remux_mp4(media, dest)

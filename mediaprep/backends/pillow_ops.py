@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 from PIL import Image
 
 from ..models import Size
@@ -34,6 +33,8 @@ def orient(im: Image.Image, orientation: int) -> Image.Image:
 
 
 def _to_8bit_gray(im: Image.Image) -> Image.Image:
+    import numpy as np  # only 16-bit and float pictures need it: loaded on first use
+
     arr = np.asarray(im)
     if arr.dtype.kind == "f":
         finite = arr[np.isfinite(arr)]

@@ -14,7 +14,8 @@ import struct
 import zlib
 from collections.abc import Iterator
 
-import av
+from typing import Any
+
 from PIL import Image
 
 from ..errors import UnreadableImage, UnreadableMedia, UnreadableVideo
@@ -36,8 +37,22 @@ IMAGE_LIBRARY_ERRORS: tuple[type[BaseException], ...] = (
     zlib.error,
     Image.DecompressionBombError,
 )
-# What PyAV raises for bad containers and streams (FFmpeg's errors, and I/O from the file object).
-VIDEO_LIBRARY_ERRORS: tuple[type[BaseException], ...] = (av.FFmpegError, OSError, ValueError, EOFError, MemoryError)  # type: ignore[attr-defined]
+
+
+def _video_library_errors() -> tuple[type[BaseException], ...]:
+    """What PyAV raises for bad containers and streams (FFmpeg's errors, and I/O from the file
+    object). PyAV is imported here, on first use: checking images never loads it."""
+    import av
+
+    return (av.FFmpegError, OSError, ValueError, EOFError, MemoryError)  # type: ignore[attr-defined]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "VIDEO_LIBRARY_ERRORS":  # PEP 562: resolved (and PyAV loaded) when a video module asks
+        value = _video_library_errors()
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def describe(exc: BaseException) -> str:
@@ -64,5 +79,5 @@ def video_errors(doing: str = "") -> Iterator[None]:
         yield
     except UnreadableMedia:
         raise
-    except VIDEO_LIBRARY_ERRORS as exc:
+    except _video_library_errors() as exc:
         raise UnreadableVideo(f"{doing}{describe(exc)}") from exc
