@@ -15,9 +15,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# The stage modules `check` and `probe` share their names with the public functions: load them (both
-# light) first, so that importing them later never rebinds `mediaprep.check` / `mediaprep.probe`.
+# The modules `check`, `preflight` and `probe` share their names with public functions: load them
+# (all light) first, so that importing them later never rebinds `mediaprep.check` and the others.
 from . import check as _check_stage  # noqa: F401
+from . import preflight as _preflight_stage  # noqa: F401
 from . import probe as _probe_stage  # noqa: F401
 from ._version import __version__
 from .codes import CODES
@@ -30,18 +31,21 @@ from .tokens import TokenConstants, estimate_frames, estimate_image
 
 if TYPE_CHECKING:
     from .pipeline import FrameExtraction, acheck, aprepare, check, extract_frames, prepare, probe
+    from .preflight import apreflight, preflight
     from .remote import RemoteOptions
 else:
-    del check, probe  # the public names are the functions of `pipeline` (loaded lazily below), not the stage modules
+    del check, preflight, probe  # the public names are functions (loaded lazily below), not the modules
 
 # name → module that defines it, imported on first access (PEP 562)
 _LAZY = {
     "FrameExtraction": "pipeline",
     "acheck": "pipeline",
+    "apreflight": "preflight",
     "aprepare": "pipeline",
     "RemoteOptions": "remote",
     "check": "pipeline",
     "extract_frames": "pipeline",
+    "preflight": "preflight",
     "prepare": "pipeline",
     "probe": "pipeline",
 }
@@ -93,6 +97,7 @@ __all__ = [
     "VideoInfo",
     "Violation",
     "acheck",
+    "apreflight",
     "aprepare",
     "build_request",
     "check",
@@ -101,6 +106,7 @@ __all__ = [
     "extract_frames",
     "image_list_part",
     "image_part",
+    "preflight",
     "prepare",
     "probe",
     "text_part",

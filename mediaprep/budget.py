@@ -80,13 +80,9 @@ def fit_image_list(
     # 2. at fps 0.5 (or the asked fps if lower), shrink the frames
     n2 = min(_count(duration_s, floor_fps, max_frames), n)
     n2 = max(need, n2 - n2 % chunk)
-    size = frame_size
-    while max(size.width_px, size.height_px) > MIN_FRAME_LONG_PX:
-        size = _shrink(size, 0.95)
-        if max(size.width_px, size.height_px) < MIN_FRAME_LONG_PX:
-            size = _shrink(frame_size, MIN_FRAME_LONG_PX / max(frame_size.width_px, frame_size.height_px))
-        if _tokens(n2, size, constants) <= budget_tokens:
-            return _choice(n2, duration_s, size, constants, budget_tokens, f"{n} frames of {frame_size} is about {tokens} tokens, over the {budget_tokens}-token budget: fps {n2 / duration_s:.4g} ({n2} frames) with frames shrunk to {size}")
+    size, fits = _shrink_to_fit(n2, frame_size, budget_tokens, constants)
+    if fits:
+        return _choice(n2, duration_s, size, constants, budget_tokens, f"{n} frames of {frame_size} is about {tokens} tokens, over the {budget_tokens}-token budget: fps {n2 / duration_s:.4g} ({n2} frames) with frames shrunk to {size}")
     # 3. frames at the floor size: lower the fps below 0.5, down to fps_min
     per_chunk_small = _tokens(chunk, size, constants)
     n3 = min(frames_for(per_chunk_small), n2)
@@ -104,15 +100,24 @@ def fit_frame_size(frames: int, fps: float, frame_size: Size, budget_tokens: int
     tokens = _tokens(frames, frame_size, constants)
     if budget_tokens is None or tokens <= budget_tokens:
         return FrameChoice(fps=fps, frames=frames, size=frame_size, tokens=tokens, fits=True, changed=False, reason="fits the token budget as asked" if budget_tokens else "no token budget")
+    size, fits = _shrink_to_fit(frames, frame_size, budget_tokens, constants)
+    if fits:
+        return FrameChoice(fps=fps, frames=frames, size=size, tokens=_tokens(frames, size, constants), fits=True, changed=True, reason=f"{frames} frames of {frame_size} is about {tokens} tokens, over the {budget_tokens}-token budget: frames shrunk to {size}")
+    small = _tokens(frames, size, constants)
+    return FrameChoice(fps=fps, frames=frames, size=frame_size, tokens=small, fits=False, changed=False, reason=f"even {frames} frames of {size} is about {small} tokens, over the {budget_tokens}-token budget")
+
+
+def _shrink_to_fit(frames: int, frame_size: Size, budget_tokens: int, constants: TokenConstants) -> tuple[Size, bool]:
+    """(size, fits): `frames` frames shrunk 5 % at a time until they fit `budget_tokens`, down to
+    MIN_FRAME_LONG_PX on the long side (the floor size, fits False, when even that is over)."""
     size = frame_size
     while max(size.width_px, size.height_px) > MIN_FRAME_LONG_PX:
         size = _shrink(size, 0.95)
         if max(size.width_px, size.height_px) < MIN_FRAME_LONG_PX:
             size = _shrink(frame_size, MIN_FRAME_LONG_PX / max(frame_size.width_px, frame_size.height_px))
         if _tokens(frames, size, constants) <= budget_tokens:
-            return FrameChoice(fps=fps, frames=frames, size=size, tokens=_tokens(frames, size, constants), fits=True, changed=True, reason=f"{frames} frames of {frame_size} is about {tokens} tokens, over the {budget_tokens}-token budget: frames shrunk to {size}")
-    small = _tokens(frames, size, constants)
-    return FrameChoice(fps=fps, frames=frames, size=frame_size, tokens=small, fits=False, changed=False, reason=f"even {frames} frames of {size} is about {small} tokens, over the {budget_tokens}-token budget")
+            return size, True
+    return size, False
 
 
 def _choice(frames: int, duration_s: float, size: Size, constants: TokenConstants, budget: int, reason: str) -> FrameChoice:

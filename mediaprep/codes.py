@@ -150,6 +150,12 @@ CODES: dict[str, CodeSpec] = {
     "request.model_text_only": CodeSpec("error", "model {observed} takes text only; media needs {limit}", (), "media sent to a text-only model"),
     "request.thinking_always_on": CodeSpec("error", "model {observed} always thinks; enable_thinking=false is refused", (), "enable_thinking=false for kimi-k2.7-code"),
     "request.thinking_unsupported": CodeSpec("error", "model {observed} has no thinking mode; enable_thinking=true is refused (leave it unset)", (), "enable_thinking=true for a model without thinking (Moonshot-Kimi-K2-Instruct)"),
+    "request.malformed": CodeSpec(
+        "error",
+        "{source}: not a request the service can read: {observed}",
+        (),
+        "preflight: a body or batch line that is not a request (bad JSON, no body, no messages, no or an unknown model)",
+    ),
     "request.file_path_over_http": CodeSpec(
         "error",
         "{source}: {observed} is a file:// path, which only the DashScope Python and Java SDKs read; over HTTP send it as base64 or a URL (--transport base64|url), or use the SDK form of the request",

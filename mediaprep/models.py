@@ -48,7 +48,7 @@ class Source:
     url: str | None = None
     declared_mime: str | None = None  # the MIME a data URL claimed (never trusted)
     # For kind "url" while the pipeline reads it: the open Range-backed file (a `remote.RemoteFile`)
-    # that backends read through (`pillow_backend.open_bytes`), sharing one cache and one count.
+    # that backends read through (`media.OpenedMedia`), sharing one cache and one count.
     remote: Any = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:

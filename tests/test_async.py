@@ -53,3 +53,16 @@ def test_acheck_gives_the_same_report_as_check(tmp_path: Path) -> None:
     Image.new("RGB", (8, 8)).save(path)
     report = asyncio.run(mp.acheck(path))
     assert report == mp.check(path) and report.status == "fixable"
+
+
+def test_apreflight_fixes_a_request_off_the_event_loop(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 120, 0)).save(buf, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    body = {"model": "kimi-k2.6", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": "hi"}]}]}
+    result = asyncio.run(mp.apreflight(body))
+    assert result.status == "ready" and result.changed
+    assert result.body is not None and result.body["messages"][0]["content"][0]["image_url"]["url"] != url  # padded

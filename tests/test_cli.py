@@ -173,3 +173,102 @@ def test_the_readme_main_job_on_samples(tmp_path: Path) -> None:
     lines = {Path(d["source"]).name: d for d in map(json.loads, out.splitlines())}
     assert all(lines[n]["status"] == "ready" for n, s in statuses.items() if s != "rejected")
     assert lines["clip-1s.mp4"]["part"]["type"] == "video" and len(lines["clip-1s.mp4"]["part"]["video"]) >= 4
+
+
+# ---- issue 11: --request-out, workspace ids, streaming, request forms, one token rule ----------
+
+
+def _request_inputs(tmp_path: Path) -> list[Path]:
+    d = tmp_path / "req-in"
+    return [save(photo(64, 48), d / "a.jpg", "JPEG"), save(photo(30, 30, seed=2), d / "b.png", "PNG")]
+
+
+def test_request_out_without_a_workspace_id_writes_the_body_and_prints_the_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DASHSCOPE_WORKSPACE_ID", raising=False)
+    req = tmp_path / "r.json"
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--out", str(tmp_path / "o"), "--prompt", "What is this?", "--request-out", str(req), *map(str, _request_inputs(tmp_path))])
+    assert code == 0, err
+    written = json.loads(req.read_text())
+    assert written["url"] == "https://{WorkspaceId}.ap-southeast-1.maas.aliyuncs.com/compatible-mode/v1/chat/completions"
+    assert [p["type"] for p in written["body"]["messages"][0]["content"]] == ["image_url", "image_url", "text"]
+    note = [line for line in err.splitlines() if line.startswith("note: ")]
+    assert len(note) == 1 and "{WorkspaceId}" in note[0] and "DASHSCOPE_WORKSPACE_ID" in note[0] and "workspace_id=" in note[0]
+
+
+def test_the_workspace_id_comes_from_the_option_or_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = list(map(str, _request_inputs(tmp_path)))
+    monkeypatch.setenv("DASHSCOPE_WORKSPACE_ID", "ws-env")
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--out", str(tmp_path / "o"), "--request-out", str(tmp_path / "a.json"), *inputs])
+    assert code == 0 and "note:" not in err
+    assert json.loads((tmp_path / "a.json").read_text())["url"].startswith("https://ws-env.ap-southeast-1.maas.aliyuncs.com/")
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--out", str(tmp_path / "o2"), "--workspace-id", "ws-opt", "--request-out", str(tmp_path / "b.json"), *inputs])
+    assert code == 0 and json.loads((tmp_path / "b.json").read_text())["url"].startswith("https://ws-opt.ap-southeast-1.")
+    monkeypatch.setenv("DASHSCOPE_WORKSPACE_ID", "not/a label")
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--out", str(tmp_path / "o3"), "--request-out", str(tmp_path / "c.json"), *inputs])
+    assert code == 2 and "workspace_id" in err
+
+
+def test_stream_flag_asks_for_a_streamed_answer(tmp_path: Path) -> None:
+    inputs = list(map(str, _request_inputs(tmp_path)))
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--out", str(tmp_path / "o"), "--region", "us-east-1", "--stream", "--request-out", str(tmp_path / "s.json"), *inputs])
+    assert code == 0, err
+    body = json.loads((tmp_path / "s.json").read_text())["body"]
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--out", str(tmp_path / "p"), "--api", "dashscope", "--region", "us-east-1", "--stream", "--request-out", str(tmp_path / "d.json"), *inputs])
+    assert code == 0, err
+    params = json.loads((tmp_path / "d.json").read_text())["body"]["parameters"]
+    assert params["result_format"] == "message" and params["incremental_output"] is True
+
+
+def test_file_paths_are_refused_for_http_and_written_for_the_dashscope_sdk_form(tmp_path: Path) -> None:
+    inputs = list(map(str, _request_inputs(tmp_path)))
+    common = ["prepare", "--workers", "0", "--progress", "never", "--api", "dashscope", "--transport", "path", "--region", "us-east-1", "--prompt", "hi"]
+    http = tmp_path / "http.json"
+    code, _, err = run([*common, "--out", str(tmp_path / "o"), "--request-out", str(http), *inputs])
+    assert code == 1 and not http.exists()
+    assert err.count("request.file_path_over_http: request: file:///") == 2
+    sdk = tmp_path / "sdk.json"
+    code, _, err = run([*common, "--out", str(tmp_path / "o2"), "--request-form", "dashscope-sdk", "--request-out", str(sdk), *inputs])
+    assert code == 0, err
+    written = json.loads(sdk.read_text())
+    assert written["base_url"] == "https://dashscope-us.aliyuncs.com/api/v1"
+    assert written["kwargs"]["model"] == "kimi-k2.6" and written["kwargs"]["enable_thinking"] is False
+    assert [p.get("image", "")[:8] for p in written["kwargs"]["messages"][0]["content"]] == ["file:///", "file:///", ""]
+
+
+def test_request_form_openai_writes_the_create_kwargs(tmp_path: Path) -> None:
+    out = tmp_path / "oa.json"
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--out", str(tmp_path / "o"), "--region", "us-east-1", "--request-form", "openai", "--enable-thinking", "true", "--request-out", str(out), *map(str, _request_inputs(tmp_path))])
+    assert code == 0, err
+    written = json.loads(out.read_text())
+    assert written["base_url"] == "https://dashscope-us.aliyuncs.com/compatible-mode/v1"
+    assert written["kwargs"]["extra_body"] == {"enable_thinking": True} and "enable_thinking" not in {k for k in written["kwargs"] if k != "extra_body"}
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--out", str(tmp_path / "p"), "--api", "dashscope", "--request-form", "openai", "--request-out", str(out), *map(str, _request_inputs(tmp_path))])
+    assert code == 2 and "--request-form openai" in err
+
+
+def test_the_cli_token_total_is_prepared_tokens_plus_the_prompt(tmp_path: Path) -> None:
+    """The manifest-line rule (`_line_tokens`) and `request.prepared_tokens` give the same numbers:
+    a plain image, a split one (tiles), an animation sent as an image list."""
+    import mediaprep as mp
+    from mediaprep.cli.requests import _line_tokens
+    from mediaprep.request import prepared_tokens
+    from mediaprep.tokens import estimate_text
+    from media import animated_png
+
+    d = tmp_path / "mix"
+    inputs = [save(photo(640, 480), d / "plain.jpg", "JPEG"), save(photo(3000, 12), d / "pano.png", "PNG"), animated_png(d / "anim.png", frames=8)]
+    prompt = "Describe every picture."
+    req = tmp_path / "r.json"
+    code, out, err = run(["prepare", "--json", "--workers", "0", "--progress", "never", "--aspect-ratio", "split", "--animated", "frames", "--out", str(tmp_path / "o"), "--region", "us-east-1", "--prompt", prompt, "--request-out", str(req), *map(str, inputs)])
+    assert code == 0, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    policy = mp.Policy(aspect_ratio="split", animated="frames")
+    prepared = [mp.prepare(p, policy=policy, out_dir=tmp_path / "lib") for p in inputs]
+    assert [p.status for p in prepared] == ["ready"] * 3
+    assert len(prepared[1].parts) >= 2 and isinstance(prepared[2].part["video"], list)
+    assert [_line_tokens(line) for line in lines] == [prepared_tokens(p) for p in prepared]
+    total = sum(prepared_tokens(p) for p in prepared) + estimate_text(prompt).tokens
+    assert f"about {total} tokens" in err
+    built = mp.build_request(model="kimi-k2.6", api="openai", content=[*prepared, prompt], region="us-east-1")
+    assert built.estimate.tokens == total

@@ -33,6 +33,7 @@ LAYERS: tuple[str, ...] = (
     "mediaprep.jobs",
     "mediaprep.manifest",
     "mediaprep.progress",
+    "mediaprep.preflight",  # whole requests: each media reference through the pipeline, then the request's rules
     "mediaprep.pipeline",  # the one place the stages are wired
     "mediaprep.request",
     "mediaprep.outputs",  # emit: names, atomic writes, transport → URL

@@ -108,15 +108,18 @@ def test_default_region_is_singapore() -> None:
 
 @pytest.mark.parametrize("region", ["eu-central-1", "ap-southeast-1", "ap-northeast-1", "cn-beijing", "cn-hongkong"])
 @pytest.mark.parametrize("api", ["openai", "dashscope"])
-def test_a_region_needing_a_workspace_without_one_is_a_usage_error(region: str, api: str) -> None:
-    with pytest.raises(UsageError) as exc:
-        build_request(model="kimi-k2.6", api=api, content=[PROMPT], region=region)  # type: ignore[arg-type]
-    message = str(exc.value)
-    assert f"region {region}" in message and "needs workspace_id" in message
-    assert "{WorkspaceId}." + region + ".maas.aliyuncs.com" in message
-    # lists both kinds of regions
-    assert "regions that need one: eu-central-1, ap-southeast-1, ap-northeast-1, cn-beijing, cn-hongkong" in message
-    assert "regions that do not: us-east-1" in message
+def test_a_region_needing_a_workspace_without_one_keeps_the_placeholder_and_notes_it(region: str, api: str) -> None:
+    """Issue 11 (7), on purpose: this was a UsageError; now the URL keeps {WorkspaceId} and `notes` says so."""
+    req = build_request(model="kimi-k2.6", api=api, content=[PROMPT], region=region)  # type: ignore[arg-type]
+    assert "https://{WorkspaceId}." + region + ".maas.aliyuncs.com/" in req.url
+    assert req.violations == () and req.ok  # a note, not a violation (codes are a closed set)
+    assert len(req.notes) == 1
+    note = req.notes[0]
+    assert "{WorkspaceId}" in note and f"region {region}" in note
+    assert "workspace_id=" in note and "DASHSCOPE_WORKSPACE_ID" in note
+    assert endpoint(api=api, region=region) == req.url  # type: ignore[arg-type]
+    # with a workspace id: no note
+    assert build_request(model="kimi-k2.6", api=api, content=[PROMPT], region=region, workspace_id=WS).notes == ()  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("api", ["openai", "dashscope"])
@@ -445,7 +448,8 @@ def test_stream_openai_is_a_body_field_dashscope_a_header() -> None:
     ds = build_request(
         model="kimi-k2.6", api="dashscope", content=[PROMPT], workspace_id=WS, stream=True, incremental_output=True, apply_defaults=False
     )
-    assert ds.body["parameters"] == {"enable_thinking": False, "incremental_output": True}
+    # issue 11 (5), on purpose: streaming DashScope bodies also say result_format "message", as the page's samples do
+    assert ds.body["parameters"] == {"enable_thinking": False, "incremental_output": True, "result_format": "message"}
     assert ds.headers == {"Content-Type": "application/json", "Accept": "text/event-stream", "X-DashScope-SSE": "enable"}
     off = build_request(model="kimi-k2.6", api="dashscope", content=[PROMPT], workspace_id=WS, stream=False, apply_defaults=False)
     assert "stream" not in off.body["parameters"] and off.headers == {"Content-Type": "application/json"}
@@ -487,3 +491,365 @@ def test_text_part_helper_matches_plain_strings() -> None:
         a = build_request(model="kimi-k2.6", api=api, content=[PROMPT], workspace_id=WS)  # type: ignore[arg-type]
         b = build_request(model="kimi-k2.6", api=api, content=[text_part(PROMPT, api)], workspace_id=WS)  # type: ignore[arg-type]
         assert a.body == b.body
+
+
+# ==== issue 11: the request half ===========================================================
+# New names are read through the module (`rq.…`) so that, on the old code, each test fails on its
+# own instead of the whole file failing to import.
+
+from mediaprep import request as rq  # noqa: E402
+from mediaprep.models import Output, Prepared, Report, Size, TokenEstimate, Violation  # noqa: E402
+from mediaprep.tokens import estimate_frames, estimate_image, estimate_text  # noqa: E402
+
+LONG_PATH = "file:///home/images/" + "deeply/nested/" * 12 + "test.png"
+
+
+def _prepared(parts: list[dict[str, Any]], sizes: list[tuple[int, int]], *, kind: str = "image", estimate: int = 999, source: str = "in.png") -> Prepared:
+    report = Report(source=source, kind=kind, status="ok", estimate=TokenEstimate(tokens=estimate, basis="check"))  # type: ignore[arg-type]
+    outputs = tuple(Output(format="JPEG", mime="image/jpeg", width_px=w, height_px=h, size_bytes=1) for w, h in sizes)
+    return Prepared(source=source, report=report, status="ready", outputs=outputs, parts=tuple(parts))
+
+
+# ---- 1. file:// only through the DashScope SDKs ---------------------------------------------
+
+
+def test_file_parts_are_refused_over_http_and_allowed_for_the_dashscope_sdk() -> None:
+    content: list[Any] = [
+        image_part("file:///home/images/test.png", "dashscope"),
+        video_part("file:///home/videos/clip.mp4", "dashscope", fps=2),
+        image_list_part([f"file:///home/frames/f{i}.jpg" for i in range(4)], "dashscope", fps=2),
+        image_part(IMG_URL, "dashscope"),
+        PROMPT,
+    ]
+    req = build_request(model="kimi-k2.6", api="dashscope", content=content, region="us-east-1")
+    found = [v for v in req.violations if v.code == "request.file_path_over_http"]
+    assert len(found) == 3  # image, video file, image list (one per part); the https image is fine
+    assert [v.observed for v in found] == ["file:///home/images/test.png", "file:///home/videos/clip.mp4", "file:///home/frames/f0.jpg (and 3 more)"]
+    assert all(v.severity == "error" and v.message.startswith("request: file:///") for v in found)
+    assert [v.field for v in found] == ["messages[0].content[0]", "messages[0].content[1]", "messages[0].content[2]"]
+    assert not req.ok
+    with pytest.raises(RequestError, match="file:// path"):
+        req.raise_for_violations()  # the HTTP form
+    with pytest.raises(RequestError):
+        req.raise_for_violations("http")
+    # the DashScope SDK form may carry them
+    assert req.violations_for("dashscope_sdk") == ()
+    assert req.raise_for_violations("dashscope_sdk") is req
+    assert req.violations_for("http") == req.violations
+    kwargs = req.dashscope_kwargs()
+    assert kwargs["messages"][0]["content"][0] == {"image": "file:///home/images/test.png"}
+    with pytest.raises(UsageError, match="openai_sdk"):
+        req.violations_for("openai_sdk")  # a DashScope request has no OpenAI SDK form
+
+
+def test_a_file_path_is_shortened_in_the_violation() -> None:
+    req = build_request(model="kimi-k2.6", api="dashscope", content=[image_part(LONG_PATH, "dashscope")], region="us-east-1")
+    (v,) = req.violations
+    assert v.code == "request.file_path_over_http"
+    assert len(v.observed) <= 80 and v.observed.startswith("file:///home/images/") and v.observed.endswith("test.png")
+    assert "…" in v.observed and LONG_PATH not in v.message
+
+
+def test_a_hand_made_openai_part_with_a_file_path_is_a_violation_too() -> None:
+    part = {"type": "image_url", "image_url": {"url": "file:///home/images/test.png"}}
+    req = build_request(model="kimi-k2.6", api="openai", content=[part, PROMPT], region="us-east-1")
+    assert [v.code for v in req.violations] == ["request.file_path_over_http"]
+    assert req.violations_for("openai_sdk") == req.violations  # the OpenAI SDK sends JSON over HTTP too
+    with pytest.raises(UsageError, match="dashscope_sdk"):
+        req.violations_for("dashscope_sdk")
+
+
+def test_the_part_helpers_refuse_file_paths_for_openai_with_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="file://"):
+        image_part("file:///a.png", "openai")
+    with pytest.raises(UsageError, match="file://"):
+        video_part("file:///a.mp4", "openai", fps=2)
+    with pytest.raises(UsageError, match="file://"):
+        image_list_part(["https://x/1.jpg", "file:///2.jpg", "https://x/3.jpg", "https://x/4.jpg"], "openai", fps=2)
+
+
+# ---- parts: what the helpers build is validated ----------------------------------------------
+
+
+@pytest.mark.parametrize("fps", [0.05, 10.5, 0, -1, float("nan")])
+def test_part_helpers_refuse_fps_outside_the_limits(fps: float) -> None:
+    for api in ("openai", "dashscope"):
+        with pytest.raises(UsageError, match=r"fps .* is outside \[0.1, 10\]"):
+            video_part(VID_URL, api, fps=fps)  # type: ignore[arg-type]
+        with pytest.raises(UsageError, match=r"fps .* is outside \[0.1, 10\]"):
+            image_list_part(FRAMES, api, fps=fps)  # type: ignore[arg-type]
+
+
+def test_part_helpers_accept_the_fps_bounds() -> None:
+    assert video_part(VID_URL, "openai", fps=0.1)["fps"] == 0.1
+    assert image_list_part(FRAMES, "dashscope", fps=10)["fps"] == 10
+
+
+def test_max_frames_only_for_dashscope_and_in_range() -> None:
+    with pytest.raises(UsageError, match="DashScope field"):
+        video_part(VID_URL, "openai", fps=2, max_frames=100)
+    for bad in (0, 2001, -5):
+        with pytest.raises(UsageError, match=r"max_frames .* is outside \[1, 2000\]"):
+            video_part(VID_URL, "dashscope", fps=2, max_frames=bad)
+    assert video_part(VID_URL, "dashscope", fps=2, max_frames=2000)["max_frames"] == 2000
+
+
+def test_image_list_too_long_is_refused_by_the_helper() -> None:
+    with pytest.raises(UsageError, match="more than 2000"):
+        image_list_part([IMG_URL] * 2001, "openai", fps=2)
+
+
+@pytest.mark.parametrize("api", ["openai", "dashscope"])
+def test_build_request_refuses_parts_that_break_the_part_rules(api: str) -> None:
+    short = {"type": "video", "video": FRAMES[:3], "fps": 2} if api == "openai" else {"video": FRAMES[:3], "fps": 2}
+    with pytest.raises(UsageError, match=r"content\[0\]: an image list of 3 frame\(s\) is fewer than 4"):
+        build_request(model="kimi-k2.6", api=api, content=[short], region="us-east-1")  # type: ignore[arg-type]
+    fast = {"type": "video_url", "video_url": {"url": VID_URL}, "fps": 30} if api == "openai" else {"video": VID_URL, "fps": 30}
+    with pytest.raises(UsageError, match=r"content\[1\]: fps 30 is outside"):
+        build_request(model="kimi-k2.6", api=api, content=[PROMPT, fast], region="us-east-1")  # type: ignore[arg-type]
+    capped = {"type": "video_url", "video_url": {"url": VID_URL}, "fps": 2, "max_frames": 10} if api == "openai" else {"video": FRAMES, "fps": 2, "max_frames": 10}
+    with pytest.raises(UsageError, match="max_frames belongs only on a DashScope video-file part"):
+        build_request(model="kimi-k2.6", api=api, content=[capped], region="us-east-1")  # type: ignore[arg-type]
+
+
+# ---- 2. thinking for a model without thinking -----------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["openai", "dashscope"])
+def test_enable_thinking_true_for_a_model_without_thinking_is_a_violation(api: str) -> None:
+    req = build_request(model="Moonshot-Kimi-K2-Instruct", api=api, content=[PROMPT], region="us-east-1", enable_thinking=True)  # type: ignore[arg-type]
+    assert [v.code for v in req.violations] == ["request.model_retired", "request.thinking_unsupported"]
+    v = req.violations[1]
+    assert v.severity == "error" and v.field == "enable_thinking" and v.observed == "Moonshot-Kimi-K2-Instruct"
+    assert v.message == "model Moonshot-Kimi-K2-Instruct has no thinking mode; enable_thinking=true is refused (leave it unset)"
+    assert params_of(req)["enable_thinking"] is True  # written as asked
+    for thinking in (False, None):
+        other = build_request(model="Moonshot-Kimi-K2-Instruct", api=api, content=[PROMPT], region="us-east-1", enable_thinking=thinking)  # type: ignore[arg-type]
+        assert [v.code for v in other.violations] == ["request.model_retired"]
+
+
+# ---- 3. the token total ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking", "limit"),
+    [
+        ("kimi-k2.6", None, 260_096),
+        ("kimi-k2.6", False, 260_096),
+        ("kimi-k2.6", True, 258_048),
+        ("kimi-k2.5", True, 258_048),
+        ("kimi-k2.7-code", None, 258_048),
+        ("Moonshot-Kimi-K2-Instruct", None, 131_072),
+        ("kimi-k2-thinking", None, 229_376),
+    ],
+)
+def test_the_text_total_is_checked_against_the_model_input_limit(model: str, thinking: bool | None, limit: int) -> None:
+    at_limit = "x" * (2 * limit)  # estimate_text: 2 characters a token
+    fits = build_request(model=model, api="openai", content=[at_limit], region="us-east-1", enable_thinking=thinking)
+    assert "request.over_token_limit" not in [v.code for v in fits.violations]
+    assert isinstance(fits.estimate, TokenEstimate) and fits.estimate.tokens == limit
+    over = build_request(model=model, api="openai", content=[at_limit, "y"], region="us-east-1", enable_thinking=thinking)
+    (v,) = [v for v in over.violations if v.code == "request.over_token_limit"]
+    assert v.observed == limit + 1 and v.limit == limit and v.severity == "error"
+    assert v.message == f"request: about {limit + 1} tokens (an estimate) is over the {limit}-token budget"
+
+
+def test_media_tokens_come_from_prepared_items_and_plain_parts_count_zero() -> None:
+    image = _prepared([image_part(IMG_URL, "openai")], [(1920, 1080)])
+    tiles = _prepared([image_part(IMG_URL, "openai"), image_part(IMG_DATA, "openai")], [(1500, 12), (1500, 12)], source="pano.png")
+    frames = _prepared([image_list_part(FRAMES, "openai", fps=2)], [(640, 360)] * 4, kind="video", source="clip.mp4")
+    video = _prepared([video_part(VID_URL, "openai", fps=2)], [(1280, 720)], kind="video", estimate=4321, source="talk.mp4")
+    assert rq.prepared_tokens(image) == estimate_image(Size(1920, 1080)).tokens == 2695
+    assert rq.prepared_tokens(tiles) == 2 * estimate_image(Size(1500, 12)).tokens
+    assert rq.prepared_tokens(frames) == estimate_frames(Size(640, 360), 4).tokens
+    assert rq.prepared_tokens(video) == 4321  # a video file: the check's estimate
+    media = sum(rq.prepared_tokens(p) for p in (image, tiles, frames, video))
+    req = build_request(model="kimi-k2.6", api="openai", content=[image, tiles, frames, video, image_part(IMG_URL, "openai"), PROMPT], region="us-east-1")
+    assert req.estimate is not None and req.estimate.tokens == media + estimate_text(PROMPT).tokens
+    assert req.uncounted_parts == 1
+    assert "1 media part(s) given as plain dicts" in req.estimate_basis and "4 prepared input(s)" in req.estimate_basis
+    # the caller may stand in for the plain parts
+    more = build_request(model="kimi-k2.6", api="openai", content=[image_part(IMG_URL, "openai"), PROMPT], region="us-east-1", media_tokens=500)
+    assert more.estimate is not None and more.estimate.tokens == 500 + estimate_text(PROMPT).tokens
+    assert "media 500 given as media_tokens" in more.estimate_basis
+
+
+def test_media_and_text_together_can_go_over() -> None:
+    video = _prepared([video_part(VID_URL, "openai", fps=2)], [(1280, 720)], kind="video", estimate=260_000, source="talk.mp4")
+    ok = build_request(model="kimi-k2.6", api="openai", content=[video, "x" * 190], region="us-east-1")
+    assert ok.violations == () and ok.estimate is not None and ok.estimate.tokens == 260_095
+    over = build_request(model="kimi-k2.6", api="openai", content=[video, "x" * 194], region="us-east-1")
+    assert [v.code for v in over.violations] == ["request.over_token_limit"] and over.violations[0].observed == 260_097
+    thinking = build_request(model="kimi-k2.6", api="openai", content=[video, "x" * 190], region="us-east-1", enable_thinking=True)
+    assert [v.limit for v in thinking.violations] == [258_048]
+
+
+# ---- 4. Prepared objects in content ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["openai", "dashscope"])
+def test_a_ready_prepared_brings_all_its_parts(api: str) -> None:
+    tiles = [image_part(IMG_URL, api), image_part(IMG_DATA, api)]  # type: ignore[arg-type]
+    ready = _prepared(tiles, [(1500, 12), (1500, 12)], source="pano.png")
+    req = build_request(model="kimi-k2.6", api=api, content=[ready, PROMPT], region="us-east-1")  # type: ignore[arg-type]
+    assert user_content(req) == [*tiles, text_part(PROMPT, api)]  # type: ignore[arg-type]
+    user_content(req)[0].clear()
+    assert ready.parts[0] == tiles[0]  # copied, not aliased
+
+
+def test_a_rejected_prepared_is_a_usage_error_naming_source_and_codes() -> None:
+    bad = Violation(code="image.unreadable", severity="error", message="broken.jpg: truncated; the pixels cannot be read")
+    warn = Violation(code="image.orientation", severity="warning", message="broken.jpg: orientation")
+    report = Report(source="broken.jpg", kind="image", status="rejected", violations=(bad, warn))
+    rejected = Prepared(source="broken.jpg", report=report, status="rejected", violations=(bad, warn))
+    with pytest.raises(UsageError) as exc:
+        build_request(model="kimi-k2.6", api="openai", content=[PROMPT, rejected], region="us-east-1")
+    text = str(exc.value)
+    assert "content[1] (broken.jpg) was rejected" in text
+    assert "image.unreadable: broken.jpg: truncated" in text and "image.orientation" not in text
+
+
+def test_a_prepared_for_the_other_api_is_a_usage_error() -> None:
+    ready = _prepared([image_part(IMG_URL, "dashscope")], [(64, 64)])
+    with pytest.raises(UsageError, match=r"content\[0\] \(in.png\) was prepared for api='dashscope'"):
+        build_request(model="kimi-k2.6", api="openai", content=[ready], region="us-east-1")
+
+
+def test_a_split_image_from_prepare_sends_every_tile(tmp_path: Any) -> None:
+    import mediaprep as mp
+    from media import photo, save
+
+    pano = save(photo(3000, 12), tmp_path / "pano.png", "PNG")
+    ready = mp.prepare(pano, policy=mp.Policy(aspect_ratio="split"))
+    assert ready.status == "ready" and len(ready.parts) >= 2
+    req = build_request(model="kimi-k2.6", api="openai", content=[ready, PROMPT], region="us-east-1")
+    assert user_content(req)[:-1] == list(ready.parts)  # `.part` alone would lose the tiles
+    assert rq.prepared_tokens(ready) == sum(estimate_image(Size(o.width_px, o.height_px)).tokens for o in ready.outputs)
+    assert req.estimate is not None and req.estimate.tokens == rq.prepared_tokens(ready) + estimate_text(PROMPT).tokens
+    assert req.uncounted_parts == 0
+
+
+# ---- 5. streaming ---------------------------------------------------------------------------
+
+
+def test_streaming_openai_body_asks_for_usage() -> None:
+    req = build_request(model="kimi-k2.6", api="openai", content=[PROMPT], region="us-east-1", stream=True)
+    assert req.body["stream"] is True and req.body["stream_options"] == {"include_usage": True}
+    assert req.stream is True and req.headers == {"Content-Type": "application/json"}
+    mine = build_request(model="kimi-k2.6", api="openai", content=[PROMPT], region="us-east-1", stream=True, stream_options={"include_usage": False})
+    assert mine.body["stream_options"] == {"include_usage": False}  # the caller's value wins
+    plain = build_request(model="kimi-k2.6", api="openai", content=[PROMPT], region="us-east-1")
+    assert "stream" not in plain.body and "stream_options" not in plain.body and plain.stream is False
+
+
+def test_streaming_dashscope_is_headers_plus_message_format_and_incremental_output() -> None:
+    req = build_request(model="kimi-k2.6", api="dashscope", content=[image_part(IMG_URL, "dashscope"), PROMPT], region="us-east-1", stream=True)
+    assert req.headers == {"Content-Type": "application/json", "Accept": "text/event-stream", "X-DashScope-SSE": "enable"}
+    params = req.body["parameters"]
+    assert params["result_format"] == "message" and params["incremental_output"] is True and "stream" not in params
+    mine = build_request(model="kimi-k2.6", api="dashscope", content=[PROMPT], region="us-east-1", stream=True, incremental_output=False)
+    assert mine.body["parameters"]["incremental_output"] is False
+    # without streaming the body is as before: the page's multimodal samples send no result_format
+    plain = build_request(model="kimi-k2.6", api="dashscope", content=[PROMPT], region="us-east-1", apply_defaults=False)
+    assert plain.body["parameters"] == {"enable_thinking": False} and plain.headers == {"Content-Type": "application/json"}
+
+
+# ---- 6. the forms each client takes ---------------------------------------------------------
+
+
+def test_http_form_is_url_headers_body_without_credentials() -> None:
+    req = build_request(model="kimi-k2.6", api="dashscope", content=[PROMPT], region="cn-beijing", workspace_id=WS, stream=True)
+    url, headers, body = req.http()
+    assert url == req.url and body is req.body and headers == req.headers and headers is not req.headers
+    assert "Authorization" not in headers
+    assert req.http().json is req.body
+
+
+@pytest.mark.parametrize(("region", "openai_url", "ds_mm_url", "ds_text_url"), ENDPOINTS)
+def test_base_url_is_what_the_sdk_clients_are_built_with(region: str, openai_url: str, ds_mm_url: str, ds_text_url: str) -> None:
+    oa = build_request(model="kimi-k2.6", api="openai", content=[PROMPT], region=region, workspace_id=WS)
+    assert oa.base_url == openai_url.removesuffix("/chat/completions")
+    assert oa.base_url.endswith("/compatible-mode/v1")
+    ds = build_request(model="kimi-k2.6", api="dashscope", content=[PROMPT], region=region, workspace_id=WS)
+    assert ds.base_url == ds_mm_url.removesuffix("/" + MM) and ds.base_url.endswith("/api/v1")
+    text = build_request(model="kimi-k2-thinking", api="dashscope", content=[PROMPT], region=region, workspace_id=WS)
+    assert text.base_url == ds.base_url
+
+
+def test_openai_kwargs_put_non_standard_fields_in_extra_body() -> None:
+    req = build_request(model="kimi-k2.6", api="openai", content=[PROMPT], region="us-east-1", enable_thinking=True, preserve_thinking=True, max_tokens=64, stream=True)
+    kwargs = req.openai_kwargs()
+    assert kwargs["extra_body"] == {"enable_thinking": True, "preserve_thinking": True}
+    assert {k: v for k, v in kwargs.items() if k != "extra_body"} == {
+        "model": "kimi-k2.6",
+        "messages": req.body["messages"],
+        "temperature": 1.0,
+        "top_p": 0.95,
+        "presence_penalty": 0.0,
+        "max_tokens": 64,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    assert {**{k: v for k, v in kwargs.items() if k != "extra_body"}, **kwargs["extra_body"]} == req.body
+    assert set(rq.OPENAI_CREATE_PARAMS) >= {"model", "messages", "temperature", "top_p", "presence_penalty", "max_tokens", "stream", "stream_options", "tools"}
+    assert "enable_thinking" not in rq.OPENAI_CREATE_PARAMS
+    plain = build_request(model="Moonshot-Kimi-K2-Instruct", api="openai", content=[PROMPT], region="us-east-1")
+    assert "extra_body" not in plain.openai_kwargs()
+    with pytest.raises(UsageError, match="dashscope_kwargs"):
+        build_request(model="kimi-k2.6", api="dashscope", content=[PROMPT], region="us-east-1").openai_kwargs()
+
+
+def test_dashscope_kwargs_flatten_the_parameters() -> None:
+    req = build_request(model="kimi-k2.6", api="dashscope", content=[PROMPT], region="us-east-1", enable_thinking=True, stream=True)
+    assert req.dashscope_kwargs() == {
+        "model": "kimi-k2.6",
+        "messages": req.body["input"]["messages"],
+        "enable_thinking": True,
+        "temperature": 1.0,
+        "top_p": 0.95,
+        "presence_penalty": 0.0,
+        "result_format": "message",
+        "incremental_output": True,
+        "stream": True,
+    }
+    plain = build_request(model="kimi-k2.6", api="dashscope", content=[PROMPT], region="us-east-1", apply_defaults=False)
+    assert plain.dashscope_kwargs() == {"model": "kimi-k2.6", "messages": plain.body["input"]["messages"], "enable_thinking": False}
+    with pytest.raises(UsageError, match="openai_kwargs"):
+        build_request(model="kimi-k2.6", api="openai", content=[PROMPT], region="us-east-1").dashscope_kwargs()
+
+
+def test_an_unknown_form_is_a_usage_error() -> None:
+    req = build_request(model="kimi-k2.6", api="openai", content=[PROMPT], region="us-east-1")
+    with pytest.raises(UsageError, match="form 'grpc' is not one of http, openai_sdk, dashscope_sdk"):
+        req.violations_for("grpc")  # type: ignore[arg-type]
+
+
+# ---- request_violations: the rules for an existing body -------------------------------------
+
+
+def test_request_violations_reads_either_dialect() -> None:
+    oa_body = {"model": "Moonshot-Kimi-K2-Instruct", "messages": [{"role": "user", "content": "hi"}], "enable_thinking": True}
+    assert [v.code for v in rq.request_violations(oa_body, api="openai")] == ["request.model_retired", "request.thinking_unsupported"]
+    sdk_kwargs = {"model": "kimi-k2.7-code", "messages": [{"role": "user", "content": "hi"}], "extra_body": {"enable_thinking": False}}
+    assert [v.code for v in rq.request_violations(sdk_kwargs, api="openai", form="openai_sdk")] == ["request.thinking_always_on"]
+    ds_body = {
+        "model": "kimi-k2.6",
+        "input": {"messages": [{"role": "user", "content": [{"image": "file:///a.png"}, {"text": "x" * 100}]}]},
+        "parameters": {"enable_thinking": True},
+    }
+    assert [v.code for v in rq.request_violations(ds_body, api="dashscope")] == ["request.file_path_over_http"]
+    assert rq.request_violations(ds_body, api="dashscope", form="dashscope_sdk") == []
+    # media_tokens + the text (50) against the thinking limit, read from `parameters`
+    assert rq.request_violations(ds_body, api="dashscope", form="dashscope_sdk", media_tokens=258_048 - 50) == []
+    (over,) = rq.request_violations(ds_body, api="dashscope", form="dashscope_sdk", media_tokens=258_048 - 49)
+    assert over.code == "request.over_token_limit" and over.observed == 258_049 and over.limit == 258_048
+    with pytest.raises(UsageError, match="no 'model'"):
+        rq.request_violations({"messages": []}, api="openai")
+
+
+def test_build_request_and_request_violations_agree() -> None:
+    content: list[Any] = [image_part("file:///x.png", "dashscope"), "x" * 300]
+    req = build_request(model="kimi-k2.6", api="dashscope", content=content, region="us-east-1", media_tokens=260_000)
+    assert list(req.violations) == rq.request_violations(req.body, api="dashscope", media_tokens=260_000)
+    assert [v.code for v in req.violations] == ["request.file_path_over_http", "request.over_token_limit"]
+    assert [v.code for v in req.violations_for("dashscope_sdk")] == ["request.over_token_limit"]

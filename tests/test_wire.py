@@ -1,8 +1,9 @@
 """Wire tests: the real `openai` and `dashscope` SDKs send what `build_request` builds.
 
 A recording HTTP server on 127.0.0.1 stands in for Model Studio: it records each request's method,
-path, headers and JSON body and answers with a minimal valid response for each API, so the SDK
-call returns without error. The recorded body must equal `build_request(...).body` and the recorded
+path, headers and JSON body and answers with a minimal valid response for each API (an SSE stream
+when the request streams: `"stream": true` on the OpenAI-compatible API, `X-DashScope-SSE: enable`
+on DashScope), so the SDK call returns without error. The recorded body must equal `build_request(...).body` and the recorded
 path the path of `build_request(...).url`, for each of the six part kinds of SPEC §4 and both APIs.
 
 Nothing here reaches the internet: proxies are cleared from the environment, no real API key is
@@ -17,6 +18,11 @@ to `{base}/uploads`, then a POST of the file to an OSS host) and replaced by an 
 URLs and data URLs are left alone, so the tests below use only those; `file://` parts are not sent
 through the SDK here because the upload would leave the machine. `test_dashscope_sdk_uploads_…`
 pins the surprising case (a text part that happens to be a local path) against the local server.
+
+The forms of issue 11 go through their clients as a user writes them: `openai_kwargs()` into the
+sync and async `openai` clients, `dashscope_kwargs()` into `MultiModalConversation.call` /
+`Generation.call`, `http()` into httpx; the README's two request blocks are extracted (by their
+`<!-- tested: … -->` markers) and run as written, with only the base URL's host pointed here.
 """
 
 from __future__ import annotations
@@ -63,6 +69,25 @@ DASHSCOPE_REPLY = {
 }
 
 
+
+
+def _openai_sse() -> bytes:
+    """A streamed chat completion: a content chunk, a finish chunk, the usage chunk (asked for by
+    stream_options.include_usage), then [DONE]."""
+    head = {"id": "chatcmpl-wire", "object": "chat.completion.chunk", "created": 1762753998, "model": "kimi-k2.6"}
+    chunks = [
+        {**head, "choices": [{"index": 0, "delta": {"role": "assistant", "content": "ok"}, "finish_reason": None}]},
+        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        {**head, "choices": [], "usage": OPENAI_REPLY["usage"]},
+    ]
+    return ("".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n").encode()
+
+
+def _dashscope_sse() -> bytes:
+    """A streamed DashScope answer in the message format, one event, as the service frames it."""
+    return f"id:1\nevent:result\n:HTTP_STATUS/200\ndata:{json.dumps(DASHSCOPE_REPLY)}\n\n".encode()
+
+
 # ---- the recording server -------------------------------------------------------------------
 
 
@@ -104,15 +129,22 @@ def _handler(recorder: Recorder) -> type[BaseHTTPRequestHandler]:
                 )
             )
             path = urlsplit(self.path).path
-            if self.command == "POST" and path.endswith("/chat/completions"):
-                status, reply = 200, OPENAI_REPLY
-            elif self.command == "POST" and path.endswith("/generation"):
-                status, reply = 200, DASHSCOPE_REPLY
-            else:  # anything else (an upload policy request, say) is recorded and refused
-                status, reply = 404, {"code": "NotFound", "message": f"no {path} here", "request_id": "wire-test"}
-            data = json.dumps(reply).encode()
+            body = json.loads(raw) if raw else None
+            content_type = "application/json"
+            if self.command == "POST" and path.endswith("/chat/completions") and isinstance(body, dict) and body.get("stream"):
+                status, data, content_type = 200, _openai_sse(), "text/event-stream"
+            elif self.command == "POST" and path.endswith("/generation") and self.headers.get("X-DashScope-SSE") == "enable":
+                status, data, content_type = 200, _dashscope_sse(), "text/event-stream;charset=UTF-8"
+            else:
+                if self.command == "POST" and path.endswith("/chat/completions"):
+                    status, reply = 200, OPENAI_REPLY
+                elif self.command == "POST" and path.endswith("/generation"):
+                    status, reply = 200, DASHSCOPE_REPLY
+                else:  # anything else (an upload policy request, say) is recorded and refused
+                    status, reply = 404, {"code": "NotFound", "message": f"no {path} here", "request_id": "wire-test"}
+                data = json.dumps(reply).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -290,7 +322,8 @@ def test_dashscope_sdk_streaming_matches_the_built_headers(dashscope_sdk: Module
         model="kimi-k2.6", api="dashscope", content=KINDS["image URL"]("dashscope"), region=REGION, workspace_id=WS, stream=True, incremental_output=True
     )
     assert "stream" not in req.body["parameters"]
-    list(_send_dashscope(dashscope_sdk, req, stream=True))  # the recorder answers plain JSON; the SDK accepts it
+    chunks = list(_send_dashscope(dashscope_sdk, req, stream=True))  # the recorder answers an SSE stream
+    assert [c.output.choices[0].message.content for c in chunks] == [[{"text": "ok"}]]
 
     sent = recorder.only()
     assert sent.body == req.body
@@ -330,3 +363,205 @@ def test_dashscope_sdk_uploads_a_text_part_that_names_a_local_file(
     sent = recorder.only()
     assert sent.method == "GET"
     assert sent.path.startswith("/api/v1/uploads?action=getPolicy")
+
+
+# ==== issue 11: each form through its real client ============================================
+
+import asyncio  # noqa: E402
+import inspect  # noqa: E402
+import re  # noqa: E402
+
+from mediaprep import request as rq  # noqa: E402
+from mediaprep.rules import DEFAULT_REGION  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _local(server: str, base_url: str, host: str) -> str:
+    """`base_url` with its https host swapped for the recorder (the host checked first)."""
+    parts = urlsplit(base_url)
+    assert (parts.scheme, parts.netloc) == ("https", host), base_url
+    return server + parts.path
+
+
+WS_HOST = f"{WS}.{REGION}.maas.aliyuncs.com"
+
+
+def test_the_static_openai_names_are_keywords_of_the_installed_sdk(openai_sdk: ModuleType) -> None:
+    """`OPENAI_CREATE_PARAMS` (static, in request.py) against `create`'s signature, read only here."""
+    from openai.resources.chat.completions import AsyncCompletions, Completions
+
+    for cls in (Completions, AsyncCompletions):
+        accepted = set(inspect.signature(cls.create).parameters)
+        assert set(rq.OPENAI_CREATE_PARAMS) <= accepted, set(rq.OPENAI_CREATE_PARAMS) - accepted
+        assert "enable_thinking" not in accepted and "preserve_thinking" not in accepted and "extra_body" in accepted
+
+
+def test_the_raw_body_is_refused_by_create_and_openai_kwargs_are_not(openai_sdk: ModuleType, server: tuple[str, Recorder], recorder: Recorder) -> None:
+    req = build_request(model="kimi-k2.6", api="openai", content=KINDS["image URL"]("openai"), region=REGION, workspace_id=WS, enable_thinking=True, preserve_thinking=True)
+    client = openai_sdk.OpenAI(base_url=_local(server[0], req.base_url, WS_HOST), api_key="test", max_retries=0, timeout=10)
+    try:
+        with pytest.raises(TypeError, match="enable_thinking"):
+            client.chat.completions.create(**req.body)  # what users tried before openai_kwargs()
+        assert recorder.requests == []
+        completion = client.chat.completions.create(**req.openai_kwargs())
+    finally:
+        client.close()
+    assert completion.choices[0].message.content == "ok"
+    sent = recorder.only()
+    assert sent.path == urlsplit(req.url).path
+    assert sent.body == req.body
+    assert sent.body["enable_thinking"] is True and sent.body["preserve_thinking"] is True
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("client_kind", ["sync", "async"])
+def test_openai_kwargs_through_sync_and_async_clients(
+    kind: str, client_kind: str, openai_sdk: ModuleType, server: tuple[str, Recorder], recorder: Recorder
+) -> None:
+    req = build_request(model="kimi-k2.6", api="openai", content=KINDS[kind]("openai"), region=REGION, workspace_id=WS, enable_thinking=True, max_tokens=64)
+    base = _local(server[0], req.base_url, WS_HOST)
+    if client_kind == "sync":
+        with openai_sdk.OpenAI(base_url=base, api_key="test", max_retries=0, timeout=10) as client:
+            completion = client.chat.completions.create(**req.openai_kwargs())
+    else:
+
+        async def send() -> Any:
+            async with openai_sdk.AsyncOpenAI(base_url=base, api_key="test", max_retries=0, timeout=10) as client:
+                return await client.chat.completions.create(**req.openai_kwargs())
+
+        completion = asyncio.run(send())
+    assert completion.choices[0].message.content == "ok"
+    sent = recorder.only()
+    assert sent.path == urlsplit(req.url).path and sent.headers["authorization"] == "Bearer test"
+    assert sent.body == req.body
+
+
+@pytest.mark.parametrize("client_kind", ["sync", "async"])
+def test_openai_streaming_sends_stream_options_and_reads_the_usage(
+    client_kind: str, openai_sdk: ModuleType, server: tuple[str, Recorder], recorder: Recorder
+) -> None:
+    req = build_request(model="kimi-k2.6", api="openai", content=KINDS["image data URL"]("openai"), region=REGION, workspace_id=WS, stream=True)
+    base = _local(server[0], req.base_url, WS_HOST)
+    if client_kind == "sync":
+        with openai_sdk.OpenAI(base_url=base, api_key="test", max_retries=0, timeout=10) as client:
+            chunks = list(client.chat.completions.create(**req.openai_kwargs()))
+    else:
+
+        async def send() -> list[Any]:
+            async with openai_sdk.AsyncOpenAI(base_url=base, api_key="test", max_retries=0, timeout=10) as client:
+                stream = await client.chat.completions.create(**req.openai_kwargs())
+                return [chunk async for chunk in stream]
+
+        chunks = asyncio.run(send())
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "ok"
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 9  # include_usage at work
+    sent = recorder.only()
+    assert sent.body == req.body
+    assert sent.body["stream"] is True and sent.body["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_dashscope_kwargs_through_the_sdk(kind: str, dashscope_sdk: ModuleType, server: tuple[str, Recorder], recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    req = build_request(model="kimi-k2.6", api="dashscope", content=KINDS[kind]("dashscope"), region=REGION, workspace_id=WS, enable_thinking=True)
+    monkeypatch.setattr(dashscope_sdk, "base_http_api_url", _local(server[0], req.base_url, WS_HOST))
+    response = dashscope_sdk.MultiModalConversation.call(api_key="test", **req.dashscope_kwargs())
+    assert response.status_code == 200 and response.output.choices[0].message.content == [{"text": "ok"}]
+    sent = recorder.only()
+    assert sent.path == urlsplit(req.url).path
+    assert sent.body == req.body
+    assert "x-dashscope-sse" not in sent.headers
+
+
+def test_dashscope_streaming_kwargs_send_the_page_parameters_and_sse_headers(
+    dashscope_sdk: ModuleType, server: tuple[str, Recorder], recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    req = build_request(model="kimi-k2.6", api="dashscope", content=KINDS["image list with fps"]("dashscope"), region=REGION, workspace_id=WS, enable_thinking=True, stream=True)
+    monkeypatch.setattr(dashscope_sdk, "base_http_api_url", _local(server[0], req.base_url, WS_HOST))
+    chunks = list(dashscope_sdk.MultiModalConversation.call(api_key="test", **req.dashscope_kwargs()))
+    assert [c.output.choices[0].message.content for c in chunks] == [[{"text": "ok"}]]
+    sent = recorder.only()
+    assert sent.body == req.body
+    assert sent.body["parameters"]["result_format"] == "message" and sent.body["parameters"]["incremental_output"] is True
+    for name, value in req.headers.items():
+        assert sent.headers[name.lower()].startswith(value), name  # Content-Type may carry a charset
+
+
+def test_dashscope_kwargs_for_a_text_model_through_generation(dashscope_sdk: ModuleType, server: tuple[str, Recorder], recorder: Recorder, monkeypatch: pytest.MonkeyPatch) -> None:
+    req = build_request(model="kimi-k2-thinking", api="dashscope", content=["Who are you?"], region=REGION, workspace_id=WS)
+    monkeypatch.setattr(dashscope_sdk, "base_http_api_url", _local(server[0], req.base_url, WS_HOST))
+    assert dashscope_sdk.Generation.call(api_key="test", **req.dashscope_kwargs()).status_code == 200
+    sent = recorder.only()
+    assert sent.path == urlsplit(req.url).path and sent.body == req.body
+
+
+@pytest.mark.parametrize("api", ["openai", "dashscope"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_http_form_through_httpx(api: str, stream: bool, server: tuple[str, Recorder], recorder: Recorder) -> None:
+    import httpx
+
+    req = build_request(model="kimi-k2.6", api=api, content=KINDS["video URL with fps"](api), region=REGION, workspace_id=WS, stream=stream)  # type: ignore[arg-type]
+    url, headers, body = req.http()
+    parts = urlsplit(url)
+    assert parts.netloc == WS_HOST
+    answer = httpx.post(server[0] + parts.path, json=body, headers={**headers, "Authorization": "Bearer test"}, timeout=10)
+    assert answer.status_code == 200
+    sent = recorder.only()
+    assert sent.body == req.body and sent.headers["authorization"] == "Bearer test"
+    for name, value in headers.items():
+        assert sent.headers[name.lower()] == value
+
+
+# ---- the README's code, run as written --------------------------------------------------------
+
+
+def _readme_block(marker: str) -> str:
+    """The ```python block that follows `<!-- marker -->` in README.md."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"<!-- " + re.escape(marker) + r" -->\s*```python\n(.*?)\n```", text, flags=re.S)
+    assert found, f"README.md has no ```python block after <!-- {marker} -->"
+    return found.group(1)
+
+
+@pytest.fixture
+def readme_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from media import photo, save
+
+    save(photo(64, 48), tmp_path / "photo.jpg", "JPEG")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-readme")
+    monkeypatch.setenv("DASHSCOPE_WORKSPACE_ID", "ws-readme")
+    return tmp_path
+
+
+def _exec_readme(code: str, replacements: dict[str, str], names: dict[str, Any]) -> dict[str, Any]:
+    for old, new in replacements.items():
+        assert old in code, f"the README block no longer contains {old!r}"
+        code = code.replace(old, new)
+    namespace: dict[str, Any] = {"__name__": "readme", **names}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own code
+    return namespace
+
+
+def test_readme_openai_block_runs(openai_sdk: ModuleType, readme_env: Path, server: tuple[str, Recorder], recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    code = _readme_block("tested: openai")
+    host = f"ws-readme.{DEFAULT_REGION}.maas.aliyuncs.com"
+    ns = _exec_readme(code, {"base_url=built.base_url": "base_url=_to_local(built.base_url)"}, {"_to_local": lambda base: _local(server[0], base, host)})
+    built = ns["built"]
+    sent = recorder.only()
+    assert sent.path == "/compatible-mode/v1/chat/completions" == urlsplit(built.url).path
+    assert sent.headers["authorization"] == "Bearer sk-readme"
+    assert sent.body == built.body and sent.body["messages"][0]["content"][0]["type"] == "image_url"
+    assert capsys.readouterr().out.strip() == "ok"
+
+
+def test_readme_dashscope_block_runs(dashscope_sdk: ModuleType, readme_env: Path, server: tuple[str, Recorder], recorder: Recorder, capsys: pytest.CaptureFixture[str]) -> None:
+    code = _readme_block("tested: dashscope")
+    host = f"ws-readme.{DEFAULT_REGION}.maas.aliyuncs.com"
+    ns = _exec_readme(code, {"= built.base_url": "= _to_local(built.base_url)"}, {"_to_local": lambda base: _local(server[0], base, host)})
+    built = ns["built"]
+    sent = recorder.only()
+    assert sent.path == urlsplit(built.url).path == "/api/v1/services/aigc/multimodal-generation/generation"
+    assert sent.headers["authorization"] == "Bearer sk-readme"
+    assert sent.body == built.body
+    assert "ok" in capsys.readouterr().out

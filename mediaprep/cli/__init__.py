@@ -1,10 +1,11 @@
-"""The command line: `mediaprep probe|check|prepare|frames ...` (also `python -m mediaprep`).
+"""The command line: `mediaprep probe|check|prepare|frames|preflight ...` (also `python -m mediaprep`).
 
 Results go to stdout (one JSON object per input per line with --json); the summary and progress go
 to stderr. Exit 0 when every input is ok / ready, 1 when any is not, 2 for a usage error.
 
 `options` is the parser and turns arguments into the library's values, `commands` runs them,
-`output` prints result lines, `requests` writes prepare's --request-out / --batch-out.
+`output` prints result lines, `requests` writes prepare's --request-out / --batch-out, `preflight`
+registers and runs the preflight command.
 """
 
 from __future__ import annotations
@@ -16,19 +17,20 @@ from typing import TextIO
 from ..errors import MediaprepError
 from .commands import COMMANDS, EXIT_NOT_ALL, EXIT_OK, EXIT_USAGE
 from .options import _parser
+from .preflight import add_parser as _add_preflight
 
 __all__ = ["main", "EXIT_OK", "EXIT_NOT_ALL", "EXIT_USAGE"]
 
 
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None, stdin: TextIO | None = None) -> int:
     out, err, inp = stdout or sys.stdout, stderr or sys.stderr, stdin or sys.stdin
-    parser = _parser()
+    parser = _parser(extra=(_add_preflight,))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        return int(COMMANDS[args.command](args, out, err, inp))
+        return int((getattr(args, "func", None) or COMMANDS[args.command])(args, out, err, inp))
     except MediaprepError as exc:
         err.write(f"mediaprep: error: {exc}\n")
         return EXIT_USAGE

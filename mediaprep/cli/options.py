@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -30,10 +30,12 @@ def _groups(p: argparse.ArgumentParser) -> Groups:
     return {title: p.add_argument_group(title) for title in GROUPS}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mediaprep", description="Pre-flight images for Kimi vision models on Model Studio.")
+def _parser(*, extra: Sequence[Callable[[Any], object]] = ()) -> argparse.ArgumentParser:
+    """The whole command line. `extra`: commands that register themselves on the subparsers
+    (`preflight.add_parser`), so this module never imports the commands that use it."""
+    parser = argparse.ArgumentParser(prog="mediaprep", description="Pre-flight images and videos for Kimi vision models on Model Studio: check them, fix what can be fixed, and emit content parts and requests.")
     parser.add_argument("--version", action="version", version=f"mediaprep {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{probe,check,prepare,frames}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{probe,check,prepare,frames,preflight}")
 
     # Options are added in the same order as ever (the usage line lists them in that order); each
     # goes into its --help section.
@@ -58,8 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     req.add_argument("--request-out", type=Path, default=None, metavar="FILE", help="write {url, body}: one request with every ready input as a part, in input order, then --prompt")
     req.add_argument("--batch-out", type=Path, default=None, metavar="FILE", help="write one request per ready input in the OpenAI batch-file format (custom_id, method, url, body)")
     req.add_argument("--region", default=DEFAULT_REGION, choices=sorted(REGIONS), help=f"Model Studio region for the request URL (default {DEFAULT_REGION})")
-    req.add_argument("--workspace-id", default=None, help="your workspace id, filled into the regional URL where it needs one")
+    req.add_argument("--workspace-id", default=None, help="your workspace id, filled into the regional URL where it needs one (default: the environment variable DASHSCOPE_WORKSPACE_ID; without either the URL keeps {WorkspaceId} and a note says so)")
     req.add_argument("--enable-thinking", choices=("true", "false"), default=None, help="thinking mode in the request (default: the model's)")
+    req.add_argument("--stream", action="store_true", help="--request-out asks for a streamed answer (OpenAI: stream + stream_options.include_usage; DashScope: SSE headers, result_format message, incremental_output)")
+    req.add_argument("--request-form", choices=("http", "openai", "dashscope-sdk"), default="http", help="what --request-out writes: http {url, body} (default); openai {base_url, kwargs} for client.chat.completions.create(**kwargs); dashscope-sdk {base_url, kwargs} for MultiModalConversation.call(**kwargs), where file:// parts are allowed")
     g["batch"].add_argument("--resume", action="store_true", help="skip inputs whose manifest line is complete and whose file is unchanged (path, size, mtime)")
     g["batch"].add_argument("--verify-inputs", action="store_true", help="with --resume: also compare SHA-256 hashes of the inputs")
     _batch_options(g)
@@ -78,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     g["output"].add_argument("--json", action="store_true", help="print one JSON object: fps, frames, part, violations")
     _budget_options(g["token budget"], what="the frames", reserve_when="")
     _limit_options(g["target"], hidden=True)
+    for register in extra:
+        register(sub)
     return parser
 
 

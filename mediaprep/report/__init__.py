@@ -99,7 +99,7 @@ def write_report(
                 fp.flush()
                 os.fsync(fp.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException:  # cleanup only: the partial report is removed and the exception re-raised
         try:
             os.unlink(tmp)
         except OSError:
