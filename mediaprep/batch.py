@@ -4,8 +4,15 @@
 Each worker takes one input at a time over a pipe. The parent waits on the pipes and the workers'
 process sentinels with a deadline: a worker that dies is reported as `source.crashed` for the input
 it held, a worker past `item_timeout_s` is killed and its input reported as `source.timeout`; either
-way a fresh worker takes its place and the batch goes on. Results come back in input order. Workers
-are recycled after `recycle_after` inputs, which bounds what a leaky decoder can hold.
+way a fresh worker takes its place and the batch goes on. Results come back in input order, or with
+`ordered=False` as they finish (a slow input then holds back no other's result). Workers are
+recycled after `recycle_after` inputs, which bounds what a leaky decoder can hold.
+
+Workers die with the process that runs the pool, even when it is killed with SIGKILL: on Linux each
+worker asks the kernel for SIGKILL when its parent ends (`prctl(PR_SET_PDEATHSIG)`; with the
+forkserver start method that parent is the fork server, which itself exits when the pool's process
+does), and on every system a watchdog thread in the worker checks once a second that the pool's
+process (whose pid the worker is given) still runs, and ends the worker when it does not.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -25,8 +34,51 @@ from .models import ResultLine
 Job = Callable[[str], ResultLine]
 
 
-def _worker(conn: Connection, job: Job) -> None:
+_PARENT_POLL_S = 1.0
+_ORPHAN_EXIT_CODE = 70
+
+
+def _alive(pid: int) -> bool:
+    """`pid` runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:  # pragma: no cover
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fp:
+            return fp.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True  # no /proc: os.kill said it exists
+
+
+def _die_with_parent(pool_pid: int | None) -> None:
+    """End this worker when the pool's process ends, however it ends (see the module docstring)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when our parent ends
+        except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+            pass
+    parent = os.getppid()  # the fork server (forkserver) or the pool's process (spawn)
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent or (pool_pid is not None and not _alive(pool_pid)):
+                os._exit(_ORPHAN_EXIT_CODE)
+            time.sleep(_PARENT_POLL_S)
+
+    threading.Thread(target=watch, name="mediaprep-parent-watch", daemon=True).start()
+
+
+def _worker(conn: Connection, job: Job, pool_pid: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    _die_with_parent(pool_pid)
     while True:
         try:
             message = conn.recv()
@@ -69,9 +121,12 @@ def run_local(
     workers: int,
     item_timeout_s: float,
     recycle_after: int = 500,
+    ordered: bool = True,
 ) -> Iterator[tuple[int, str, ResultLine]]:
-    """(index, item, result) for every item, in input order. `job` must be picklable (a module-level
-    function or a functools.partial of one). With workers == 0 everything runs in this process."""
+    """(index, item, result) for every item: in input order, or with `ordered=False` in the order
+    they finish (a result is yielded as soon as it is in; `index` is the item's input position). `job`
+    must be picklable (a module-level function or a functools.partial of one). With workers == 0
+    everything runs in this process (no item timeout then: nothing can stop a hung job)."""
     if workers <= 0:
         for index, item in enumerate(items):
             yield index, item, run_one(job, item)
@@ -88,7 +143,7 @@ def run_local(
 
     def spawn() -> _Slot:
         parent, child = ctx.Pipe(duplex=True)
-        process = ctx.Process(target=_worker, args=(child, job), daemon=True)
+        process = ctx.Process(target=_worker, args=(child, job, os.getpid()), daemon=True)
         process.start()
         child.close()
         return _Slot(process=process, conn=parent)
@@ -163,10 +218,15 @@ def run_local(
                     slots[slots.index(slot)] = slot = spawn()
                 if slot.index is None:
                     feed(slot)
-            while next_out in finished:
-                item, result = finished.pop(next_out)
-                yield next_out, item, result
-                next_out += 1
+            if not ordered:
+                for index in sorted(finished):
+                    item, result = finished.pop(index)
+                    yield index, item, result
+            else:
+                while next_out in finished:
+                    item, result = finished.pop(next_out)
+                    yield next_out, item, result
+                    next_out += 1
     finally:
         for slot in slots:
             retire(slot, kill=slot.index is not None)

@@ -200,6 +200,7 @@ def check_video(info: VideoInfo, target: Target, policy: Policy | None = None, *
     policy = policy or Policy()
     lim = target.limits
     out: list[Violation] = list(sampling.validate(policy.fps, policy.max_frames, lim, source=source))
+    sampling_ok = not out
     if info.decode == "failed":
         out.append(violation("video.unreadable", source=source, observed=info.decode_error or "the frames do not decode"))
     if info.format not in lim.video_containers:
@@ -217,6 +218,13 @@ def check_video(info: VideoInfo, target: Target, policy: Policy | None = None, *
         out.append(violation("video.too_short", source=source, field="duration_s", observed=round(duration, 3), limit=_num(lim.video_min_duration_s), fix="frames" if possible else None, remedy=remedy))
     if duration > lim.video_max_duration_s:
         out.append(violation("video.too_long", source=source, field="duration_s", observed=round(duration, 3), limit=_num(lim.video_max_duration_s), fix="frames"))
+    if sampling_ok and (policy.video_as == "frames" or duration > lim.video_max_duration_s):
+        # what prepare will send is an image list (`plan.plan_frames`): past max_frames / fps_min
+        # seconds no list is sendable, so check says so instead of promising a fix prepare refuses
+        sample = sampling.plan_for_list(duration, policy.fps, policy.max_frames, lim, decodable_frames=info.decodable_frames)
+        slow = sampling.below_fps_min(sample, duration, policy.max_frames, lim, source=source)
+        if slow is not None:
+            out.append(slow)
     field, cap, measured, over = caps.video_byte_check(info.size_bytes, info.mime, target)
     if over:
         out.append(violation("video.too_large", source=source, field=field, observed=measured, limit=cap, fix="transcode", transport=target.transport))

@@ -7,7 +7,8 @@ README's table agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from .models import Severity, Violation
@@ -19,6 +20,7 @@ class CodeSpec:
     template: str  # str.format fields: source, field, observed, limit, plus per-code extras
     fixes: tuple[str, ...]  # ops that can cure it; empty: rejected
     summary: str  # one line for the README table
+    defaults: Mapping[str, str] = field(default_factory=dict)  # template fields a caller may leave out
 
 
 CODES: dict[str, CodeSpec] = {
@@ -61,9 +63,10 @@ CODES: dict[str, CodeSpec] = {
     ),
     "image.too_large": CodeSpec(
         "error",
-        "{source}: {field} is {observed} bytes, more than the {limit}-byte cap for the {transport} transport; compress (prepare does this) or send it another way",
+        "{source}: {field} is {observed} bytes, more than the {limit}-byte cap for the {transport} transport; {remedy}",
         ("compress",),
         "the file (URL/path) or the whole data URL (base64) is over 10 MiB; compressed to fit",
+        {"remedy": "compress (prepare does this) or send it another way"},
     ),
     "image.animated": CodeSpec(
         "warning",
@@ -186,7 +189,7 @@ def violation(
     spec = CODES[code]
     if fix is not None and fix not in spec.fixes:
         raise AssertionError(f"{code}: fix {fix!r} is not one of {spec.fixes}")
-    message = spec.template.format(source=source, field=field, observed=observed, limit=limit, **extra)
+    message = spec.template.format(**{**spec.defaults, **extra, "source": source, "field": field, "observed": observed, "limit": limit})
     return Violation(
         code=code,
         severity=spec.severity,

@@ -5,11 +5,14 @@ Nothing here reads a file. Reprs show sizes and labels, never payload bytes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import math
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, get_args, get_origin, get_type_hints
 
+from .errors import TargetError, UsageError
 from .rules import APIS, DEFAULT_LIMITS, DEFAULT_MODEL, TRANSPORTS, TRANSPORTS_BY_API, TUNING, Limits
+
 
 Status = Literal["ok", "fixable", "rejected"]
 Severity = Literal["error", "warning"]
@@ -289,8 +292,11 @@ class Target:
     path_style: PathStyle = "posix"
 
     def __post_init__(self) -> None:
-        from .errors import TargetError
-
+        if not isinstance(self.model, str) or not self.model:
+            raise TargetError(f"Target.model = {self.model!r} is not allowed: it must be a model name (a non-empty str), e.g. {DEFAULT_MODEL!r}")
+        if not isinstance(self.limits, Limits):
+            raise TargetError(f"Target.limits = {self.limits!r} is not allowed: it must be a mediaprep.Limits")
+        _check_choice(self, "path_style", TargetError)
         if self.api not in APIS:
             raise TargetError(f"api {self.api!r} is not one of {', '.join(APIS)}")
         if self.transport not in TRANSPORTS:
@@ -324,6 +330,58 @@ class Policy:
     frame_max_side_px: int | None = None  # image-list frames: None = the size the model uses (TOKENS.md)
     token_budget: int | Literal["auto"] | None = "auto"  # per input; auto: the model's max input minus token_reserve
     token_reserve: int = TUNING.token_reserve  # room left for the prompt and the answer
+
+    def __post_init__(self) -> None:
+        """Every value in its range, else UsageError naming the field, the value and what is allowed.
+        fps and max_frames are only checked for being numbers here: an fps outside the service's
+        [fps_min, fps_max] (or max_frames over its limit) is a check-time violation for the target's
+        limits (`frames.fps_out_of_range`, `frames.max_frames_out_of_range`)."""
+        for name in _CHOICES[type(self)]:
+            _check_choice(self, name)
+        if not isinstance(self.keep_orientation, bool):
+            _bad(self, "keep_orientation", "True or False")
+        floor = DEFAULT_LIMITS.image_min_side_exclusive_px
+        for name in ("max_side_px", "frame_max_side_px"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value <= floor):
+                _bad(self, name, f"None or a whole number of pixels more than {floor}")
+        if not _is_int(self.jpeg_quality) or not 1 <= self.jpeg_quality <= 100:
+            _bad(self, "jpeg_quality", "a whole number from 1 to 100")
+        if not _is_int(self.jpeg_quality_floor) or not 1 <= self.jpeg_quality_floor <= self.jpeg_quality:
+            _bad(self, "jpeg_quality_floor", f"a whole number from 1 to jpeg_quality ({self.jpeg_quality}): with a jpeg_quality under {TUNING.jpeg_quality_floor}, pass a jpeg_quality_floor too")
+        if not _is_int(self.max_encodes) or self.max_encodes < 1:
+            _bad(self, "max_encodes", "a whole number ≥ 1")
+        if isinstance(self.fps, bool) or not isinstance(self.fps, (int, float)) or not math.isfinite(self.fps):
+            lim = DEFAULT_LIMITS
+            _bad(self, "fps", f"a finite number (the service takes {lim.fps_min:g} to {lim.fps_max:g})")
+        if not _is_int(self.max_frames) or self.max_frames < 1:
+            _bad(self, "max_frames", f"a whole number ≥ 1 (the service takes up to {DEFAULT_LIMITS.max_frames_limit})")
+        budget = self.token_budget
+        if budget is not None and budget != "auto" and (not _is_int(budget) or budget < 1):
+            _bad(self, "token_budget", "a whole number of tokens ≥ 1, \"auto\" or None")
+        if not _is_int(self.token_reserve) or self.token_reserve < 0:
+            _bad(self, "token_reserve", "a whole number of tokens ≥ 0")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bad(obj: object, name: str, allowed: str, error: type[UsageError] = UsageError) -> None:
+    raise error(f"{type(obj).__name__}.{name} = {getattr(obj, name)!r} is not allowed: it must be {allowed}")
+
+
+def _literal_choices(cls: type) -> dict[str, tuple[str, ...]]:
+    """The fields of `cls` typed as a Literal of strings, with their allowed values."""
+    hints = get_type_hints(cls)
+    return {f.name: get_args(hints[f.name]) for f in fields(cls) if get_origin(hints[f.name]) is Literal}
+
+
+def _check_choice(obj: object, name: str, error: type[UsageError] = UsageError) -> None:
+    allowed = _CHOICES[type(obj)][name]
+    value = getattr(obj, name)
+    if not isinstance(value, str) or value not in allowed:
+        _bad(obj, name, "one of " + ", ".join(repr(a) for a in allowed), error)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -438,3 +496,6 @@ class EncodedPicture:
     @property
     def size_bytes(self) -> int:
         return len(self.data)
+
+
+_CHOICES: dict[type, dict[str, tuple[str, ...]]] = {cls: _literal_choices(cls) for cls in (Policy, Target)}

@@ -13,18 +13,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from . import parts, sampling
 from .apply import video as apply_video
-from .apply.images import apply_image, read_all
+from .apply.images import CapUnreachable, apply_image, read_all
 from .backends import pillow_backend
 from .check import check_image, check_video, service_max_frames, status_of
 from .codes import violation
-from .errors import ProbeError, UnreadableImage, UsageError
+from .errors import ProbeError, UnreadableImage, UnreadableMedia, UnreadableVideo, UsageError
 from .media import BytesMedia, Media, OpenedMedia, media_for
 from .models import (
     Action,
@@ -42,11 +42,12 @@ from .models import (
     VideoInfo,
     Violation,
 )
-from .outputs import copy_atomic, frame_name, output_name, output_stem, temp_path, url_for, write_atomic
+from .outputs import copy_atomic, exclusive_temp, frame_name, output_name, output_stem, url_for, write_atomic
 from .plan import FramesPlan, plan_extraction, plan_frames, plan_image, plan_video
 from .probe import Probed, probe_media, probe_source, probe_video, sniff_media
 from .caps import url_read_cap
 from .resolve import InputLike, label_for, resolve
+from .rules import TUNING
 from .tokens import estimate_frames, estimate_image, frame_size
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 # when a video is (see probe and apply.video): checking local images loads neither httpx nor PyAV.
 
 _DEFAULT_TARGET = Target()
+_T = TypeVar("_T")
 _DEFAULT_POLICY = Policy()
 
 
@@ -63,9 +65,19 @@ _DEFAULT_POLICY = Policy()
 # probe and check
 
 
+def _arguments(target: object, policy: object = None) -> None:
+    """The entry points' own arguments: a wrong type is misuse (UsageError), never an AttributeError
+    deep inside. (An input that is not a path, URL or bytes is refused by `resolve` the same way.)"""
+    if target is not None and not isinstance(target, Target):
+        raise UsageError(f"target must be a mediaprep.Target or None, not {type(target).__name__}")
+    if policy is not None and not isinstance(policy, Policy):
+        raise UsageError(f"policy must be a mediaprep.Policy or None, not {type(policy).__name__}")
+
+
 def probe(input: InputLike, *, target: Target | None = None, remote: RemoteOptions | None = None) -> ImageInfo | VideoInfo:
     """What the input is, from its header only (no pixels). Raises `ProbeError` when unreadable.
     A URL is read through Range requests (`remote` says how: deadline, private hosts, ...)."""
+    _arguments(target)
     source = resolve(input)
     if isinstance(source, Violation):
         raise ProbeError(source)
@@ -101,6 +113,7 @@ def check(input: InputLike, *, target: Target | None = None, policy: Policy | No
     A URL is read through Range requests, never whole: an image is decoded only when its body is at
     most `remote.verify_max_bytes` (else judged from its header); `Report.remote` says what it cost
     and what was read."""
+    _arguments(target, policy)
     return _check(resolve(input), label_for(input), target or _DEFAULT_TARGET, policy or _DEFAULT_POLICY, fast=fast, remote=remote)
 
 
@@ -153,6 +166,11 @@ def prepare(
     its image list needs). A URL that is `ok` with the url transport is sent as it is (nothing
     downloaded); otherwise it is downloaded (capped, streaming, to a temporary file) and prepared as
     a file."""
+    _arguments(target, policy)
+    if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
+        raise UsageError(f"out_dir must be a folder path or None, not {type(out_dir).__name__}")
+    if url_prefix is not None and not isinstance(url_prefix, str):
+        raise UsageError(f"url_prefix must be a str or None, not {type(url_prefix).__name__}")
     target = target or _DEFAULT_TARGET
     policy = policy or _DEFAULT_POLICY
     out = Path(out_dir) if out_dir is not None else None
@@ -189,10 +207,14 @@ def _recheck(pic: EncodedPicture, label: str, target: Target) -> list[Violation]
 def _prepare_image(source: Source, media: Media, report: Report, info: ImageInfo, *, target: Target, policy: Policy, out: Path | None, url_prefix: str | None) -> Prepared:
     plan = plan_image(report, target, policy)
     try:
-        encoded, extra = apply_image(media, info, plan, target, policy)
+        applied = apply_image(media, info, plan, target, policy)
     except UnreadableImage as exc:  # the header read but the pixels do not decode: this input only
         v = violation("image.unreadable", source=source.label, observed=f"while fixing: {exc}")
         return _rejected(report, actions=plan.steps, problems=(v,))
+    if isinstance(applied, CapUnreachable):  # even the smallest picture is over the byte cap
+        v = violation("image.too_large", source=source.label, field=applied.field, observed=applied.observed, limit=applied.limit, transport=target.transport, remedy=f"{applied.reason}, so the cap cannot be met; send it another way (another transport) or raise the cap")
+        return _rejected(report, actions=plan.steps + applied.actions, problems=(v,))
+    encoded, extra = applied
     outputs: list[Output] = []
     part_list: list[dict[str, object]] = []
     problems: list[Violation] = []
@@ -225,25 +247,26 @@ def _prepare_video(source: Source, media: Media, report: Report, info: VideoInfo
         rel = f"{name}.mp4"
         dest = out / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_path(dest)
-        fixed = apply_video.fix_file(media, info, plan, tmp)
+        tmp = exclusive_temp(dest)  # FFmpeg writes through this open file: it never opens a name in --out
+        fixed = apply_video.fix_file(media, info, plan, tmp.file)
+        tmp.flush()
         failure = fixed.failure
         again: Report | None = None
         if failure is None:
             # the fixed file goes through probe and check again: a fix that did not cure is never sent
-            again = _check(Source(label=str(dest), kind="path", path=tmp), source.label, target, dataclasses.replace(policy, video_as="auto"), fast=False, remote=None)
+            again = _check(Source(label=str(dest), kind="path", path=tmp.path), source.label, target, dataclasses.replace(policy, video_as="auto"), fast=False, remote=None)
             again = dataclasses.replace(again, source=f"{source.label} (prepared)")
             if again.status != "ok":
                 failure = "; ".join(v.message for v in again.errors)
         if failure is None and again is not None and isinstance(again.info, VideoInfo):
-            os.replace(tmp, dest)
+            tmp.commit()
             if plan.mode == "transcode":
                 actions[0] = Action(op="transcode", reason=plan.reason, params=fixed.params)
             url = url_for(target, mime="video/mp4", rel=rel, out_dir=out, url_prefix=url_prefix)
             part = parts.video_part(url, target.api, fps=plan.fps, max_frames=plan.max_frames_field)
             output = Output(format="MP4", mime="video/mp4", width_px=again.info.width_px, height_px=again.info.height_px, size_bytes=dest.stat().st_size, path=rel)
             return _ready(report, actions=actions, outputs=(output,), part_list=(part,), estimate=_file_estimate(again.info, plan.fps or policy.fps, target, policy))
-        tmp.unlink(missing_ok=True)
+        tmp.discard()
         actions.append(Action(op="frames", reason=f"{plan.mode} failed ({failure}); sent as an image list instead"))
     elif plan.mode == "passthrough":
         outputs: tuple[Output, ...] = ()
@@ -264,7 +287,7 @@ def _prepare_video(source: Source, media: Media, report: Report, info: VideoInfo
         part = parts.video_part(url, target.api, fps=plan.fps, max_frames=plan.max_frames_field)
         return _ready(report, actions=actions, outputs=outputs, part_list=(part,), estimate=_file_estimate(info, plan.fps or policy.fps, target, policy))
     assert frames is not None, "a video plan that sends frames has a frames plan"
-    return _emit_list(report, frames, lambda: apply_video.video_pictures(media, info, frames, limits=target.limits), name=name, target=target, out=out, url_prefix=url_prefix, actions=actions)
+    return _emit_decoded_list(report, frames, lambda: apply_video.video_pictures(media, info, frames, limits=target.limits), code="video.unreadable", doing="while decoding the frames", name=name, target=target, out=out, url_prefix=url_prefix, actions=actions)
 
 
 def _prepare_animation(media: Media, report: Report, info: ImageInfo, *, target: Target, policy: Policy, out: Path | None, url_prefix: str | None) -> Prepared:
@@ -277,8 +300,31 @@ def _prepare_animation(media: Media, report: Report, info: ImageInfo, *, target:
     starts, duration = timeline[:-1], timeline[-1]
     frames = plan_frames(duration, decodable_frames=len(starts), size=info.size, target=target, policy=policy, label=report.source)
     actions = [Action(op="frames", reason=f"animated, {len(starts)} frames over {duration:g} s: sent as an image list with its timing")]
+    if len(starts) >= TUNING.max_animation_frames:
+        actions.append(Action(op="frames", reason=f"the timeline is read up to {TUNING.max_animation_frames} frames; the list covers their {duration:g} s (any later frames are left out)"))
     name = output_stem(report.source, default="video")
-    return _emit_list(report, frames, lambda: apply_video.animation_pictures(media, info, frames, starts, limits=target.limits), name=name, target=target, out=out, url_prefix=url_prefix, actions=actions)
+    pictures = lambda: apply_video.animation_pictures(media, info, frames, starts, limits=target.limits)  # noqa: E731
+    return _emit_decoded_list(report, frames, pictures, code="image.unreadable", doing="while reading the animation's frames", name=name, target=target, out=out, url_prefix=url_prefix, actions=actions)
+
+
+def _emit_decoded_list(report: Report, frames: FramesPlan, pictures: Callable[[], Iterable[EncodedPicture]], *, code: str, doing: str, name: str, target: Target, out: Path | None, url_prefix: str | None, actions: list[Action]) -> Prepared:
+    """`_emit_list` over pictures decoded on the way: a frame that does not decode (one check never
+    reached: a late frame of an animation, a video damaged mid-stream) rejects this input with
+    `code` (`image.unreadable` / `video.unreadable`) instead of raising. The frames written before it
+    are listed in the rejected result's outputs."""
+    failed: list[UnreadableMedia] = []
+
+    def guarded() -> Iterator[EncodedPicture]:
+        try:
+            yield from pictures()
+        except UnreadableMedia as exc:
+            failed.append(exc)
+
+    result = _emit_list(report, frames, guarded, name=name, target=target, out=out, url_prefix=url_prefix, actions=actions)
+    if not failed:
+        return result
+    v = violation(code, source=report.source, observed=f"{doing}: {failed[0]}")
+    return _rejected(report, actions=result.actions, outputs=result.outputs, problems=(v,))
 
 
 def _emit_list(report: Report, frames: FramesPlan, pictures: object, *, name: str, target: Target, out: Path | None, url_prefix: str | None, actions: list[Action]) -> Prepared:
@@ -405,23 +451,35 @@ class FrameExtraction:
 
     def __iter__(self) -> Iterator[ExtractedFrame]:
         """The frames (PIL images at `frame_size`), one at a time. Costs one demux pass and a decode
-        of the GOPs holding a sampled frame, up to their last sampled frame."""
+        of the GOPs holding a sampled frame, up to their last sampled frame. Raises `ProbeError`
+        (its `.violation` a `video.unreadable`) when a frame does not decode: a video damaged past
+        the frames the check decodes."""
         if not self.ok or self.media is None or self.info is None or self.frame_size is None:
             return iter(())
-        return apply_video.taken_frames(self.media, self.info, self.times_s, out_size=self.frame_size)
+        return self._decoding(apply_video.taken_frames(self.media, self.info, self.times_s, out_size=self.frame_size))
 
     def pictures(self, *, target: Target | None = None) -> Iterator[EncodedPicture]:
-        """The frames as the JPEGs an image list sends (padded where SPEC §1 needs it), one at a time."""
+        """The frames as the JPEGs an image list sends (padded where SPEC §1 needs it), one at a time.
+        Raises `ProbeError` (`video.unreadable`) when a frame does not decode, as iterating does."""
         if not self.ok or self.media is None or self.info is None or self.frame_size is None or self.fps is None:
             return iter(())
         plan = FramesPlan(times_s=self.times_s, fps=self.fps, frame_size=self.frame_size)
-        return apply_video.video_pictures(self.media, self.info, plan, limits=(target or _DEFAULT_TARGET).limits)
+        return self._decoding(apply_video.video_pictures(self.media, self.info, plan, limits=(target or _DEFAULT_TARGET).limits))
+
+    def _decoding(self, frames: Iterator[_T]) -> Iterator[_T]:
+        """`frames`, with a decoder's `UnreadableVideo` (internal) turned into the public `ProbeError`
+        carrying the `video.unreadable` violation."""
+        try:
+            yield from frames
+        except UnreadableVideo as exc:
+            raise ProbeError(violation("video.unreadable", source=self.source, observed=f"while decoding the frames: {exc}")) from exc
 
     def image_list_part(self, *, target: Target | None = None, out_dir: str | os.PathLike[str] | None = None, url_prefix: str | None = None) -> dict[str, object]:
         """The image-list content part of these frames, for `target` (its API and transport): each
         frame JPEG-encoded (written as `frame_00000.jpg`… into `out_dir` when given; the url and path
         transports need it), then named for the transport. Costs the decode of `pictures()` plus one
-        base64 pass per frame for base64. Raises `UsageError` when the extraction has errors."""
+        base64 pass per frame for base64. Raises `UsageError` when the extraction has errors, and
+        `ProbeError` (`video.unreadable`) when a frame does not decode."""
         target = target or _DEFAULT_TARGET
         if not self.ok or self.fps is None:
             raise UsageError(f"{self.source}: no image list to send: " + "; ".join(v.message for v in self.violations if v.severity == "error"))
@@ -442,6 +500,20 @@ class FrameExtraction:
             self.media.opened.close()
 
 
+def _extraction_arguments(*, fps: object, max_frames: object, max_side_px: object, token_budget: object) -> None:
+    """extract_frames' numbers, by type: a value of the right type but out of SPEC's range is a
+    violation of the extraction (`frames.fps_out_of_range`, ...), not an exception."""
+    if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float))):
+        raise UsageError(f"fps = {fps!r} is not allowed: it must be a number (or None for the default)")
+    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int)):
+        raise UsageError(f"max_frames = {max_frames!r} is not allowed: it must be a whole number (or None for the default)")
+    floor = _DEFAULT_TARGET.limits.image_min_side_exclusive_px
+    if max_side_px is not None and (isinstance(max_side_px, bool) or not isinstance(max_side_px, int) or max_side_px <= floor):
+        raise UsageError(f"max_side_px = {max_side_px!r} is not allowed: it must be None or a whole number of pixels more than {floor}")
+    if token_budget is not None and (isinstance(token_budget, bool) or not isinstance(token_budget, int) or token_budget < 1):
+        raise UsageError(f"token_budget = {token_budget!r} is not allowed: it must be None or a whole number of tokens ≥ 1")
+
+
 def extract_frames(
     input: InputLike,
     *,
@@ -458,6 +530,8 @@ def extract_frames(
     evenly) or smaller frames (see `budget`). Probing and verifying cost a few frame decodes;
     iterating costs one demux pass and a decode of what the sampled frames need. A URL is opened
     once (Range requests) and read while the extraction is iterated; `close()` ends it."""
+    _arguments(target)
+    _extraction_arguments(fps=fps, max_frames=max_frames, max_side_px=max_side_px, token_budget=token_budget)
     target = target or _DEFAULT_TARGET
     lim = target.limits
     fps = lim.fps_default if fps is None else fps
@@ -498,8 +572,8 @@ def extract_frames(
     if info.decode == "failed":
         return failed(violation("video.unreadable", source=label, observed=info.decode_error or "the frames do not decode"), info)
     plan = plan_extraction(info.duration_s, fps=fps, max_frames=max_frames, size=info.size, max_side_px=max_side_px, token_budget=token_budget, target=target, label=label)
-    if plan.problem is not None and plan.problem.code == "request.over_token_limit":
-        return failed(plan.problem, info, plan.reason)
+    if plan.problem is not None and plan.problem.code in ("request.over_token_limit", "frames.fps_out_of_range"):
+        return failed(plan.problem, info, plan.reason)  # no list, and never an fps outside SPEC's range
     return FrameExtraction(
         source=label,
         fps=plan.fps,

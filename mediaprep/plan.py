@@ -234,7 +234,7 @@ def plan_frames(duration_s: float, *, decodable_frames: int | None, size: Size, 
     then smaller ones). Pure."""
     lim = target.limits
     sample = sampling.plan_for_list(duration_s, policy.fps, policy.max_frames, lim, decodable_frames=decodable_frames)
-    few = sampling.too_few(sample, duration_s, lim, source=label)
+    few = sampling.too_few(sample, duration_s, lim, source=label) or sampling.below_fps_min(sample, duration_s, policy.max_frames, lim, source=label)
     if few is not None:
         return FramesPlan(problem=few, reason=sample.reason)
     fsize = frame_size(size, policy.frame_max_side_px)
@@ -263,6 +263,9 @@ def plan_extraction(duration_s: float, *, fps: float, max_frames: int, size: Siz
     Pure."""
     lim = target.limits
     sample = sampling.sample_times(duration_s, fps, max_frames)
+    slow = sampling.below_fps_min(sample, duration_s, max_frames, lim, source=label)
+    if slow is not None:  # a list of max_frames over a video this long is sent below fps_min: none is planned
+        return FramesPlan(problem=slow, reason=sample.reason)
     few = sampling.too_few(sample, duration_s, lim, source=label)
     fsize = frame_size(size, max_side_px)
     if few is None and token_budget is not None:
@@ -272,7 +275,9 @@ def plan_extraction(duration_s: float, *, fps: float, max_frames: int, size: Siz
         if choice.changed:
             sample = _budgeted(sample, choice, duration_s)
             fsize = choice.size
-        few = _fps_problem(sample.fps, target, label)
+        slow = _fps_problem(sample.fps, target, label)
+        if slow is not None:
+            return FramesPlan(problem=slow, reason=sample.reason)
     return FramesPlan(times_s=sample.times_s, fps=sample.fps, frame_size=fsize, problem=few, reason=sample.reason)
 
 

@@ -63,12 +63,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, cast
 
 from .codes import violation
 from .errors import UsageError
 from .models import Action, Policy, Prepared, ResultLine, Size, Source, Status, Target, Violation
-from .outputs import temp_path
+from .outputs import atomic_file
 from .request import FORMS, Form, prepared_tokens, request_violations, resolve_model
 from .resolve import label_for, resolve
 from .rules import DEFAULT_LIMITS, Api, Limits
@@ -448,18 +448,16 @@ def preflight_file(
         if on_result is not None:
             on_result(line)
 
-    tmp = temp_path(dest)
     try:
-        if kind == "json":
-            result = preflight_text(src.read_bytes(), settings=settings, source=str(src))
-            with open(tmp, "wb") as fp:
-                fp.write(result.dumps().encode("utf-8", errors="surrogateescape"))
-            record(result.to_json())
-        else:
-            _preflight_lines(src, tmp, settings=settings, runner=runner or _in_process, record=record)
-        os.replace(tmp, dest)
+        # written under an exclusive, unpredictable temporary name, then renamed (outputs.atomic_file)
+        with atomic_file(dest) as out:
+            if kind == "json":
+                result = preflight_text(src.read_bytes(), settings=settings, source=str(src))
+                out.write(result.dumps().encode("utf-8", errors="surrogateescape"))
+                record(result.to_json())
+            else:
+                _preflight_lines(src, out, settings=settings, runner=runner or _in_process, record=record)
     finally:
-        tmp.unlink(missing_ok=True)
         if report is not None:
             report.close()
     return FileSummary(
@@ -483,7 +481,7 @@ def line_job(item: str, *, path: str, settings: Settings) -> ResultLine:
     return cast(ResultLine, out)
 
 
-def _preflight_lines(src: Path, tmp: Path, *, settings: Settings, runner: Runner, record: Callable[[dict[str, Any]], None]) -> None:
+def _preflight_lines(src: Path, out: IO[bytes], *, settings: Settings, runner: Runner, record: Callable[[dict[str, Any]], None]) -> None:
     spans: list[tuple[int, int, int]] = []  # (offset, length with its line ending, length without)
     requests: list[int] = []  # the spans that hold a request (not blank)
     with open(src, "rb") as fp:
@@ -498,7 +496,7 @@ def _preflight_lines(src: Path, tmp: Path, *, settings: Settings, runner: Runner
     items = [f"{n + 1}:{spans[n][0]}:{spans[n][2]}" for n in requests]
     job = functools.partial(line_job, path=str(src), settings=settings)
     written = 0  # spans copied so far
-    with open(src, "rb") as original, open(tmp, "wb") as out:
+    with open(src, "rb") as original:
 
         def span(n: int) -> bytes:
             offset, length, _ = spans[n]
@@ -700,6 +698,8 @@ def _part_fps(part: Mapping[str, Any], settings: Settings, *, api: Api, source: 
         problems.append(violation("frames.max_frames_out_of_range", source=source, field="max_frames", observed=max_frames, limit=f"[1, {lim.max_frames_limit}]"))
         max_frames = lim.max_frames_default
     problems.extend(validate_sampling(float(fps), max_frames, lim, source=source))
+    if problems:  # reported as the part's violations; the policy keeps values it can be built with
+        return settings.policy, problems
     return dataclasses.replace(settings.policy, fps=float(fps), max_frames=max_frames), problems
 
 

@@ -8,7 +8,8 @@ How a batch runs (`run_ray`):
   travels back as a JSON string (Arrow cannot hold the reports' ragged nesting), so what comes out
   is exactly the job's JSON line.
 - Order: the dataset runs with `preserve_order`, and the driver also buffers by index, so results
-  stream out in input order whatever Ray does.
+  stream out in input order whatever Ray does. With `ordered=False` neither: results come out as
+  Ray Data hands them over, each with its input's index.
 - Isolation: an exception in the job is a `source.crashed` result for its row, in the worker. A
   worker that dies (a decoder's segfault, the out-of-memory killer) fails its whole task: tasks run
   with `max_retries=0` (Ray Data's default retries forever, so a file that always segfaults would
@@ -162,9 +163,10 @@ def start_local_ray(*, num_cpus: int) -> None:
                 os.environ[k] = v
 
 
-def _one_pass(ray: Any, rows: list[tuple[int, str]], fn: Callable[[dict[str, Any]], dict[str, Any]], items_per_task: int) -> Iterator[tuple[int, ResultLine]]:
-    """(index, result) for each row whose task finished, in input order; rows of failed tasks are
-    missing. The dataset's own context carries the settings; the caller's DataContext is untouched."""
+def _one_pass(ray: Any, rows: list[tuple[int, str]], fn: Callable[[dict[str, Any]], dict[str, Any]], items_per_task: int, *, ordered: bool = True) -> Iterator[tuple[int, ResultLine]]:
+    """(index, result) for each row whose task finished, in input order (with `ordered`, else as
+    they come); rows of failed tasks are missing. The dataset's own context carries the settings;
+    the caller's DataContext is untouched."""
     with warnings.catch_warnings():
         # Ray's own: copying a DataContext warns about its deprecated fields; and `max_retries` has
         # no named parameter yet, while the remote-args form is deprecated for Ray 2.64
@@ -173,7 +175,7 @@ def _one_pass(ray: Any, rows: list[tuple[int, str]], fn: Callable[[dict[str, Any
         ds = ray.data.from_items([{"index": i, "item": s} for i, s in rows], override_num_blocks=max(1, math.ceil(len(rows) / items_per_task)))
         ctx = ds.context
         ctx.max_errored_blocks = -1  # a block whose worker died is dropped, not fatal: its rows are redone
-        ctx.execution_options.preserve_order = True
+        ctx.execution_options.preserve_order = ordered
         ctx.enable_progress_bars = False
         ds = ds.map(fn, max_retries=0)
     for row in ds.iter_rows():
@@ -204,8 +206,10 @@ def run_ray(
     num_cpus: int | None = None,
     item_timeout_s: float = 900,
     items_per_task: int | None = None,
+    ordered: bool = True,
 ) -> Iterator[tuple[int, str, ResultLine]]:
-    """(index, item, result) for every item, in input order, like `batch.run_local`, with `job` (a
+    """(index, item, result) for every item, in input order (with `ordered=False`, as they come:
+    `index` is the input's position), like `batch.run_local`, with `job` (a
     picklable function of one input returning a JSON-ready dict) run by Ray Data tasks of
     `items_per_task` inputs (default: up to 32, fewer when that would leave a CPU of the cluster
     without 4 tasks).
@@ -229,10 +233,19 @@ def run_ray(
     owned = _connect(ray, address, num_cpus)
     ledger = (f"mediaprep-timeouts-{uuid.uuid4().hex}", "")
     finished: dict[int, ResultLine] = {}
+    got: set[int] = set()  # the indices with a result, yielded or waiting in `finished`
     next_out = 0
+
+    def take(index: int, result: ResultLine) -> None:
+        got.add(index)
+        finished[index] = result
 
     def ready() -> Iterator[tuple[int, str, ResultLine]]:
         nonlocal next_out
+        if not ordered:
+            for index in sorted(finished):
+                yield index, items[index], finished.pop(index)
+            return
         while next_out in finished:
             yield next_out, items[next_out], finished.pop(next_out)
             next_out += 1
@@ -248,20 +261,21 @@ def run_ray(
             items_per_task = max(1, min(MAX_ITEMS_PER_TASK, math.ceil(len(items) / (cpus * TASKS_PER_CPU))))
         ledger = (ledger[0], ray.get_runtime_context().namespace)
         fn = functools.partial(_run_row, job=job, item_timeout_s=float(item_timeout_s), ledger=ledger)
-        for index, result in _one_pass(ray, list(enumerate(items)), fn, items_per_task):
-            finished[index] = result
+        for index, result in _one_pass(ray, list(enumerate(items)), fn, items_per_task, ordered=ordered):
+            take(index, result)
             yield from ready()
-        missing = [i for i in range(next_out, len(items)) if i not in finished]
+        missing = [i for i in range(len(items)) if i not in got]
         if missing:
             timed_out = _timed_out(ray, ledger)
             retry = [(i, items[i]) for i in missing if i not in timed_out] if items_per_task > 1 else []
             if retry:  # the block-mates of a crash or a timeout, and the crashed input itself, alone
-                for index, result in _one_pass(ray, retry, fn, 1):
-                    finished[index] = result
+                for index, result in _one_pass(ray, retry, fn, 1, ordered=ordered):
+                    take(index, result)
                     yield from ready()
                 timed_out = _timed_out(ray, ledger)
             for i in missing:
-                finished.setdefault(i, lost(i, timed_out))
+                if i not in got:
+                    take(i, lost(i, timed_out))
             yield from ready()
     finally:
         try:

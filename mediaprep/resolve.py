@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -23,18 +24,26 @@ InputLike = str | os.PathLike[str] | bytes | bytearray | memoryview | Source
 
 
 def label_for(obj: InputLike) -> str:
-    """How an input is named in every message: the path or URL as given, `<N bytes>` for bytes, and
-    a data URL's header and length (never its payload)."""
+    """How an input is named in every message: the path or URL as given; for bytes and data URLs,
+    which have no name, their length and a short hash of their content (never the payload):
+    `<1234 bytes sha256:1a2b3c4d5e6f7a8b>`, `<data:image/png;base64,… 1234 chars sha256:…>`. The
+    hash makes the label — and so the output name and the resume key — differ whenever the content
+    does and match when it is the same. Costs one SHA-256 pass (of the bytes, or the URL's text)."""
     if isinstance(obj, Source):
         return obj.label
     if isinstance(obj, (bytes, bytearray, memoryview)):
-        return f"<{len(obj)} bytes>"
+        view = memoryview(obj)
+        view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
+        return f"<{view.nbytes} bytes sha256:{hashlib.sha256(view).hexdigest()[:16]}>"
     if not isinstance(obj, (str, os.PathLike)):
         raise UsageError(f"an input must be a path, a file:// / data: / http(s) URL, or bytes, not {type(obj).__name__}")
     text = os.fspath(obj)
     if text[:5].lower() == "data:":
         head = text[: text.find(",")] if "," in text else text[:40]
-        return f"<{head},… {len(text)} chars>"
+        digest = hashlib.sha256()
+        for at in range(0, len(text), 1 << 20):  # in slices: a huge URL is never copied whole
+            digest.update(text[at : at + (1 << 20)].encode("utf-8", "surrogatepass"))
+        return f"<{head},… {len(text)} chars sha256:{digest.hexdigest()[:16]}>"
     return text
 
 
@@ -81,7 +90,13 @@ def resolve(obj: InputLike, *, label: str | None = None) -> Source | Violation:
         return _data_url(text, name)
     if lowered.startswith(("http://", "https://")):
         return Source(label=name, kind="url", url=text)
-    path = _file_url_to_path(text) if lowered.startswith("file://") else Path(text)
+    if lowered.startswith("file://"):
+        try:
+            path = _file_url_to_path(text)
+        except UsageError as exc:  # file://host/...: names no local file, a problem of this input only
+            return violation("source.not_found", source=name, observed=str(exc))
+    else:
+        path = Path(text)
     return _check_path(path, name)
 
 
@@ -96,6 +111,8 @@ def _check_path(path: Path, label: str) -> Source | Violation:
         return violation("source.permission_denied", source=label, observed=exc.strerror or "permission denied")
     except OSError as exc:  # a symlink loop, a name too long for the file system, an I/O error
         return violation("source.not_found", source=label, observed=f"{path} ({exc.strerror or type(exc).__name__})")
+    except ValueError:  # a NUL byte (from stdin or the library): no file can have that name
+        return violation("source.not_found", source=label, observed=f"{str(path)!r} (a file name cannot hold a NUL byte)")
     if not stat.S_ISREG(st.st_mode):
         return violation("source.not_a_file", source=label, observed=_file_kind(st.st_mode))
     return Source(label=label, kind="path", path=path)  # unreadable files are found (and reported) at the first open

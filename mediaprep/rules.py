@@ -7,11 +7,22 @@ with `dataclasses.replace(Limits(), ...)` or `Target(limits=...)`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
+
+from .errors import UsageError
 
 MiB = 1 << 20
 GiB = 1 << 30
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (bools and NaN/inf are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +73,54 @@ class Limits:
     max_frames_limit: int = 2000
     max_frames_default: int = 2000
 
+    def __post_init__(self) -> None:
+        for name in _LIMIT_POSITIVE_INTS:
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                self._bad(name, "a whole number ≥ 1")
+        if not _is_int(self.image_min_side_exclusive_px) or self.image_min_side_exclusive_px < 0:
+            self._bad("image_min_side_exclusive_px", "a whole number ≥ 0")
+        if not _is_number(self.image_max_aspect_ratio) or self.image_max_aspect_ratio < 1:
+            self._bad("image_max_aspect_ratio", "a finite number ≥ 1 (long side / short side)")
+        for name in ("fps_min", "fps_max", "fps_default", "video_max_duration_s"):
+            value = getattr(self, name)
+            if not _is_number(value) or value <= 0:
+                self._bad(name, "a finite number > 0")
+        if not _is_number(self.video_min_duration_s) or self.video_min_duration_s < 0:
+            self._bad("video_min_duration_s", "a finite number ≥ 0")
+        for name in ("image_box_4k", "image_box_8k", "video_recommended_box"):
+            box = getattr(self, name)
+            if not isinstance(box, Box) or not (_is_int(box.long_px) and _is_int(box.short_px) and box.long_px >= box.short_px >= 1):
+                self._bad(name, "a Box(long_px=…, short_px=…) of whole numbers with long_px ≥ short_px ≥ 1")
+        for name in ("image_formats_below_4k", "image_formats_4k_to_8k", "video_containers"):
+            names = getattr(self, name)
+            if not isinstance(names, frozenset) or not all(isinstance(n, str) for n in names):
+                self._bad(name, "a frozenset of format names (str)")
+        if not self.fps_min <= self.fps_default <= self.fps_max:
+            self._bad("fps_default", f"within [fps_min, fps_max] = [{self.fps_min:g}, {self.fps_max:g}]")
+        if self.max_frames_default > self.max_frames_limit:
+            self._bad("max_frames_default", f"at most max_frames_limit ({self.max_frames_limit})")
+        if self.image_list_min_frames > self.image_list_max_frames:
+            self._bad("image_list_min_frames", f"at most image_list_max_frames ({self.image_list_max_frames})")
+        if self.video_min_duration_s > self.video_max_duration_s:
+            self._bad("video_min_duration_s", f"at most video_max_duration_s ({self.video_max_duration_s:g})")
+
+    def _bad(self, name: str, allowed: str) -> None:
+        raise UsageError(f"Limits.{name} = {getattr(self, name)!r} is not allowed: it must be {allowed}")
+
+
+_LIMIT_POSITIVE_INTS = (
+    "image_max_file_bytes",
+    "image_max_data_url_bytes",
+    "max_decode_pixels",
+    "video_max_url_bytes",
+    "video_max_path_bytes",
+    "video_max_data_url_bytes_exclusive",
+    "image_list_min_frames",
+    "image_list_max_frames",
+    "max_frames_limit",
+    "max_frames_default",
+)
 
 DEFAULT_LIMITS = Limits()
 
@@ -86,6 +145,11 @@ class Tuning:
     transcode_shrink_step: float = 0.8
     transcode_default_fps: float = 30.0  # when a stream declares no rate
     contact_sheet_quality: int = 85
+    # Counting pictures in a file stops at these (a count equal to one means "at least"): TIFF pages
+    # are walked one by one and only the first page is ever sent; an animation's declared count is
+    # believed, and its timeline read, up to the second.
+    max_counted_pages: int = 1_000
+    max_animation_frames: int = 100_000
 
 
 TUNING = Tuning()

@@ -13,6 +13,7 @@ the list claims the highest fps allowed.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,6 +69,32 @@ def sample_times(duration_s: float, fps: float, max_frames: int) -> SamplePlan:
             reason=f"{duration_s:g} s at fps {fps:g} is {math.floor(duration_s * fps + _EPS)} frames, over max_frames {max_frames}: {n} frames taken evenly, sent at fps {n / duration_s:.6g}",
         )
     return SamplePlan(times_s=tuple(k / fps for k in range(n)), fps=fps, requested_fps=fps, reason=f"{n} frames at fps {fps:g}")
+
+
+def below_fps_min(plan: SamplePlan, duration_s: float, max_frames: int, limits: Limits, *, source: str) -> Violation | None:
+    """`frames.fps_out_of_range` when SPEC's list is sent below fps_min: past max_frames / fps_min
+    seconds (20,000 s, about 5.6 h, at 2,000 frames) the capped list N = max_frames spread over the
+    whole duration claims fps N / duration < fps_min, which the service refuses. SPEC's rule takes
+    the frames evenly over the whole video, so no sendable list covers it: the remedy is a higher
+    max_frames when that is enough, else trimming the video or splitting it into parts."""
+    if plan.fps >= limits.fps_min - _EPS:
+        return None
+    v = violation("frames.fps_out_of_range", source=source, field="fps", observed=round(plan.fps, 6), limit=f"[{limits.fps_min:g}, {limits.fps_max:g}]")
+    if not plan.capped:  # the fps asked for is itself too low: `validate` says so for callers that check it
+        return v
+    most = min(limits.max_frames_limit, limits.image_list_max_frames)
+    need = math.ceil(duration_s * limits.fps_min - _EPS)
+    covers = max_frames / limits.fps_min
+    if need <= most:
+        remedy = f"{max_frames} frames over {duration_s:g} s; raise max_frames to {need} or more (up to {most}), or trim the video to at most {covers:g} s"
+    else:
+        longest = most / limits.fps_min
+        remedy = (
+            f"an image list takes at most {most} frames, and at fps {limits.fps_min:g} or more they cover at most {longest:g} s of its {duration_s:g} s; "
+            f"no image list within SPEC's limits can cover the whole video: trim it, or split it into parts of at most {longest:g} s and send each"
+        )
+    # the code's template has no remedy field: the advice is appended to the message it made
+    return dataclasses.replace(v, message=f"{v.message}: {remedy}")
 
 
 def too_few(plan: SamplePlan, duration_s: float, limits: Limits, *, source: str) -> Violation | None:

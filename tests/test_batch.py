@@ -136,3 +136,100 @@ def test_resume_redoes_a_changed_input(tmp_path: Path) -> None:
     lines = _manifest(out)
     assert [d["source"] for d in lines].count(str(inputs[1])) == 2  # the old line stays; the new one is last
     assert lines[-1]["source"] == str(inputs[1]) and lines[-1]["output_info"][0]["width_px"] == 50
+
+
+# ---- issue 12: completion order (item 7), one input under a deadline (item 9), workers die with
+# the CLI (item 12) ------------------------------------------------------------------------------
+
+
+def _slow_first(item: str) -> dict:
+    if item == "0":
+        time.sleep(3)
+    return _double(item)
+
+
+def test_unordered_results_come_as_they_finish() -> None:
+    items = [str(i) for i in range(8)]
+    got = list(run_local(items, _slow_first, workers=2, item_timeout_s=30, ordered=False))
+    assert sorted(index for index, _, _ in got) == list(range(8))
+    assert got[-1][:2] == (0, "0")  # the slow first input came last, the others did not wait for it
+    assert all(r["n"] == 2 * int(item) for _, item, r in got)
+    assert [i for i, _, _ in run_local(items, _double, workers=0, item_timeout_s=30, ordered=False)] == list(range(8))
+
+
+def _hooked_env(**extra: str) -> dict[str, str]:
+    return {"PYTHONPATH": os.pathsep.join([str(HOOKS), os.environ.get("PYTHONPATH", "")]), **extra}
+
+
+def test_item_timeout_applies_to_a_single_input(tmp_path: Path) -> None:
+    Image.new("RGB", (20, 20)).save(tmp_path / "HANGME.png")
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediaprep", "check", "--json", "--item-timeout", "3", str(tmp_path / "HANGME.png")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **_hooked_env(**{HANG_HOOK_ENV: "HANGME"})}, cwd=ROOT, start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail("one hanging input with --item-timeout 3 still running after 30 s")
+    elapsed = time.monotonic() - started
+    assert proc.returncode == 1, err
+    (line,) = [json.loads(x) for x in out.splitlines()]
+    assert line["violations"][0]["code"] == "source.timeout" and line["violations"][0]["limit"] == 3
+    assert elapsed < 15
+
+
+def _gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie waiting for a parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fp:
+            state = fp.read().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+    return state in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_the_cli(tmp_path: Path) -> None:
+    inputs, pids = tmp_path / "in", tmp_path / "pids"
+    inputs.mkdir()
+    pids.mkdir()
+    for name in ("HANG-a.png", "HANG-b.png", "ok.png"):
+        Image.new("RGB", (20, 20)).save(inputs / name)
+    env = {**os.environ, **_hooked_env(**{HANG_HOOK_ENV: "HANG", "MEDIAPREP_TEST_PID_DIR": str(pids)})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mediaprep", "check", "--workers", "2", "--item-timeout", "300", str(inputs)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT, start_new_session=True,
+    )
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = {int(p.name) for p in pids.iterdir() if "HANG" in p.read_text()}
+            time.sleep(0.05)
+        assert len(workers) == 2, "both workers never started their hanging inputs"
+        parents = {int(p.read_text().split()[0]) for p in pids.iterdir()} - {proc.pid}  # the forkserver
+        os.kill(proc.pid, signal.SIGKILL)  # the CLI only
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(_gone(pid) for pid in workers | parents):
+            time.sleep(0.1)
+        assert [pid for pid in workers | parents if not _gone(pid)] == []
+    finally:
+        for pid in workers:  # whatever is left of a failed run: only the pids this test's CLI started
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -229,3 +229,42 @@ def test_the_budget_fits_what_the_service_will_take_not_the_dropped_field() -> N
         assert plan.mode == "passthrough" and plan.problem is None
         assert ("budget" in [s.op for s in plan.steps]) is lowered, (api, plan.steps)
         assert (plan.fps is not None and plan.fps < policy.fps) is lowered
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12, item 22: a video too long for any image list within SPEC's fps range
+
+
+@pytest.mark.parametrize("duration_s", [20_000.5, 21_600.0, 50_000.0])
+def test_a_video_too_long_for_any_image_list_is_rejected_not_fixable(duration_s: float) -> None:
+    """Past max_frames / fps_min = 2000 / 0.1 = 20,000 s (about 5.6 h) the capped list spreads its 2000
+    frames over the whole video at fps 2000 / duration < 0.1, which SPEC §2 refuses: check must not
+    promise the image-list fix prepare cannot deliver, and must say what to do instead."""
+    from mediaprep.check import check_video
+
+    report = check_video(video_info(duration_s), Target(transport="url"), source="long.mp4")
+    assert report.status == "rejected" and report.estimate is None
+    assert report.codes == ("video.too_long", "frames.fps_out_of_range")
+    v = report.violations[1]
+    lim = Limits()
+    assert v.fix is None and v.field == "fps" and v.limit == f"[{lim.fps_min:g}, {lim.fps_max:g}]"
+    assert v.observed == round(lim.max_frames_default / duration_s, 6) < lim.fps_min
+    assert "20000 s" in v.message and "trim it, or split it into parts" in v.message and v.message.startswith("long.mp4: fps ")
+
+
+@pytest.mark.parametrize("duration_s", [3_600.5, 7_200.0, 19_999.0, 20_000.0])
+def test_a_long_video_an_image_list_can_cover_stays_fixable(duration_s: float) -> None:
+    from mediaprep.check import check_video
+
+    report = check_video(video_info(duration_s), Target(transport="url"), source="long.mp4")
+    assert report.status == "fixable" and report.codes == ("video.too_long",)
+
+
+def test_video_as_frames_with_a_small_max_frames_is_rejected_with_the_max_frames_that_would_do() -> None:
+    from mediaprep.check import check_video
+
+    report = check_video(video_info(3_000.0), Target(api="dashscope", transport="url"), Policy(video_as="frames", max_frames=100), source="talk.mp4")
+    assert report.status == "rejected" and report.codes == ("frames.fps_out_of_range",)
+    assert "raise max_frames to 300 or more (up to 2000)" in report.violations[0].message
+    # the video file itself is fine: the service samples it, so nothing is said without --video-as frames
+    assert check_video(video_info(3_000.0), Target(api="dashscope", transport="url"), Policy(max_frames=100), source="talk.mp4").status == "ok"

@@ -99,7 +99,9 @@ def test_prepare_manifest(batch: dict[str, Path], tmp_path: Path) -> None:
     code, out, err = run(["prepare", "--json", "--out", str(out_dir), str(batch["ok"].parent)])
     assert code == 1  # the bad inputs are rejected
     manifest = [json.loads(line) for line in (out_dir / "manifest.jsonl").read_text().splitlines()]
-    assert manifest == [json.loads(line) for line in out.splitlines()]
+    printed = [json.loads(line) for line in out.splitlines()]
+    assert [d["index"] for d in printed] == list(range(7))  # stdout in input order
+    assert sorted(manifest, key=lambda d: d["index"]) == printed  # the manifest as inputs finished
     by_name = {Path(d["source"]).name: d for d in manifest}
     assert len(by_name) == 7
     for name in ("ok.jpg", "ok2.png", "tiny.png", "rot.jpg"):
@@ -272,3 +274,180 @@ def test_the_cli_token_total_is_prepared_tokens_plus_the_prompt(tmp_path: Path) 
     assert f"about {total} tokens" in err
     built = mp.build_request(model="kimi-k2.6", api="openai", content=[*prepared, prompt], region="us-east-1")
     assert built.estimate.tokens == total
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12, item 20: what a hostile or unlucky name or folder does to the command line: a one-line
+# error (exit 2, before any input is read) or a violation for that input, never a traceback
+
+
+def _one_line_error(code: int, err: str, *words: str) -> None:
+    assert code == 2, err
+    assert err.startswith("mediaprep: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    for word in words:
+        assert word in err, (word, err)
+
+
+def test_a_name_over_255_bytes_is_a_violation_of_that_input(tmp_path: Path) -> None:
+    good = save(photo(40, 30), tmp_path / "good.png", "PNG")
+    long = str(tmp_path / ("x" * 300 + ".png"))
+    for command in (["probe"], ["check", "--workers", "0"], ["prepare", "--workers", "0", "--out", str(tmp_path / "o")]):
+        code, out, err = run([*command, "--json", long, str(good)])
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert code == 1 and len(lines) == 2, (command, err)
+        assert lines[0]["violations"][0]["code"] == "source.not_found" and "File name too long" in lines[0]["violations"][0]["observed"]
+        assert lines[1]["source"] == str(good) and lines[1].get("status", "ok") in ("ok", "ready")
+    code, _, err = run(["frames", long, "--out", str(tmp_path / "f")])
+    assert code == 1 and err.startswith("source.not_found: ")
+
+
+def test_a_symlink_loop_is_a_violation_of_that_input(tmp_path: Path) -> None:
+    (tmp_path / "a.mp4").symlink_to(tmp_path / "b.mp4")
+    (tmp_path / "b.mp4").symlink_to(tmp_path / "a.mp4")
+    code, out, err = run(["probe", "--json", str(tmp_path / "a.mp4")])
+    assert code == 1 and json.loads(out)["violations"][0]["code"] == "source.not_found", err
+    assert "symbolic links" in json.loads(out)["violations"][0]["observed"]
+    code, out, err = run(["frames", str(tmp_path / "a.mp4"), "--out", str(tmp_path / "f"), "--json"])
+    assert code == 1 and json.loads(out)["violations"][0]["code"] == "source.not_found", err
+    assert not (tmp_path / "f").exists()
+
+
+def test_a_file_url_naming_a_host_is_a_violation_of_that_input_not_a_crash(tmp_path: Path) -> None:
+    good = save(photo(40, 30), tmp_path / "good.png", "PNG")
+    code, out, err = run(["probe", "--json", "file://host/x.png", str(good)])
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and len(lines) == 2, err  # the rest of the run goes on
+    assert lines[0]["violations"][0]["code"] == "source.not_found" and "host 'host'" in lines[0]["violations"][0]["observed"]
+    assert lines[1]["kind"] == "image"
+    code, out, _ = run(["check", "--json", "--workers", "0", "file://host/x.png"])
+    assert code == 1 and json.loads(out)["violations"][0]["code"] == "source.not_found"  # never source.crashed
+
+
+def test_a_nul_byte_in_a_name_from_stdin_is_a_violation_of_that_input(tmp_path: Path) -> None:
+    good = save(photo(40, 30), tmp_path / "good.png", "PNG")
+    code, out, err = run(["probe", "--json", "-"], stdin=f"{tmp_path}/a\0b.png\n{good}\n")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [line["kind"] for line in lines] == ["unknown", "image"], err
+    assert lines[0]["violations"][0]["code"] == "source.not_found"
+    code, out, _ = run(["check", "--json", "--workers", "0", "-"], stdin=f"{tmp_path}/a\0b.png\n")
+    assert code == 1 and json.loads(out)["violations"][0]["code"] == "source.not_found"
+
+
+def test_an_out_folder_that_cannot_be_one_is_a_usage_error(tmp_path: Path) -> None:
+    good = str(save(photo(40, 30), tmp_path / "good.png", "PNG"))
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    for out_dir, words in ((afile, ("--out", "not a folder")), (afile / "sub", ("--out", "Not a directory")), (tmp_path / "loop", ("--out", "symbolic links"))):
+        for command in (["prepare", "--workers", "0", "--out", str(out_dir), good], ["frames", good, "--out", str(out_dir)]):
+            code, out, err = run(command)
+            _one_line_error(code, err, *words)
+            assert out == ""
+    assert afile.read_text() == "x"
+
+
+@pytest.mark.parametrize("option", ["--request-out", "--batch-out", "--report"])
+def test_an_output_file_naming_a_folder_or_a_missing_folder_is_refused_before_the_batch_runs(tmp_path: Path, option: str) -> None:
+    good = str(save(photo(40, 30), tmp_path / "good.png", "PNG"))
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    out_dir = tmp_path / "o"
+    for target, words in ((folder, ("a folder",)), (tmp_path / "missing" / "r.json", ("does not exist",)), (tmp_path / "good.png" / "r.json", ("Not a directory",))):
+        code, out, err = run(["prepare", "--workers", "0", "--region", "us-east-1", "--out", str(out_dir), option, str(target), good])
+        _one_line_error(code, err, option, *words)
+        assert out == "" and not out_dir.exists()  # nothing ran
+    if option == "--report":
+        code, out, err = run(["check", "--workers", "0", option, str(folder), good])
+        _one_line_error(code, err, option, "a folder")
+        assert out == ""
+
+
+def test_an_output_file_inside_an_out_folder_still_to_be_made_is_fine(tmp_path: Path) -> None:
+    """README: `mediaprep prepare samples/media --out out --report out/report.html`."""
+    good = str(save(photo(40, 30), tmp_path / "good.png", "PNG"))
+    out_dir = tmp_path / "new"
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--region", "us-east-1", "--out", str(out_dir), "--report", str(out_dir / "report.html"), "--request-out", str(out_dir / "req.json"), good])
+    assert code == 0, err
+    assert (out_dir / "report.html").is_file() and (out_dir / "req.json").is_file()
+
+
+def test_a_read_only_out_folder_is_a_usage_error_in_a_real_process(tmp_path: Path) -> None:
+    """In a subprocess, with root's override capabilities dropped: exit 2, one line, no traceback."""
+    good = str(save(photo(40, 30), tmp_path / "good.png", "PNG"))
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o555)
+    try:
+        for out_dir in (locked, locked / "sub"):
+            proc = subprocess.run(
+                _unprivileged([sys.executable, "-m", "mediaprep", "prepare", "--workers", "0", "--out", str(out_dir), good]),
+                capture_output=True, text=True, timeout=120,
+            )
+            _one_line_error(proc.returncode, proc.stderr, "--out", "is not writable")
+            assert proc.stdout == ""
+        assert list(locked.iterdir()) == []
+    finally:
+        os.chmod(locked, 0o755)
+
+
+def test_a_write_that_fails_mid_run_is_one_line_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk cannot be made here without mounting one: the write of --request-out fails the
+    way it would (ENOSPC) instead. The manifest is written; the error is one line; exit 1."""
+    import errno
+
+    import mediaprep.cli.requests as requests_module
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(requests_module, "write_atomic", full)
+    good = str(save(photo(40, 30), tmp_path / "good.png", "PNG"))
+    code, _, err = run(["prepare", "--workers", "0", "--progress", "never", "--region", "us-east-1", "--out", str(tmp_path / "o"), "--request-out", str(tmp_path / "r.json"), good])
+    assert code == 1
+    last = err.splitlines()[-1]
+    assert last.startswith("mediaprep: error: ") and "No space left on device" in last and "Traceback" not in err
+    assert (tmp_path / "o" / "manifest.jsonl").read_text().count("\n") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12, item 25: names are printed escaped in text output (never raw CR, ESC, newline)
+
+HOSTILE = "a\rb\x1b[2Jc.png"
+
+
+def test_control_characters_in_names_are_escaped_in_every_text_line(tmp_path: Path) -> None:
+    shown = "a\\rb\\x1b[2Jc.png"
+    good = save(photo(40, 30), tmp_path / HOSTILE, "PNG")
+    bad = tmp_path / "bad\nname\x07.jpg"
+    bad.write_bytes(b"")
+    for command in (["check", "--workers", "0"], ["prepare", "--workers", "0", "--out", str(tmp_path / "o")]):
+        code, out, err = run([*command, str(good), str(bad)])
+        assert code == 1, err
+        for text in (out, err):
+            assert "\r" not in text and "\x1b" not in text and "\x07" not in text, text
+        lines = out.splitlines()
+        assert any(line.split()[0] in ("ok", "ready") and line.split()[1].endswith(shown) for line in lines), lines
+        rejected = [line for line in lines if line.startswith("rejected")]
+        assert rejected and rejected[0].endswith("bad\\nname\\x07.jpg" + ("" if command[0] == "check" else " → -")), lines
+        message = [line for line in lines if "image.unreadable" in line]
+        assert message and "bad\\nname\\x07.jpg:" in message[0]
+    # --json keeps the name exactly (JSON escapes it)
+    code, out, _ = run(["check", "--json", "--workers", "0", str(good)])
+    assert code == 0 and json.loads(out)["source"] == str(good)
+
+
+def test_a_usage_error_naming_a_hostile_path_is_escaped(tmp_path: Path) -> None:
+    afile = tmp_path / HOSTILE
+    afile.write_text("x")
+    code, _, err = run(["prepare", "--out", str(afile), str(afile)])
+    _one_line_error(code, err, "a\\rb\\x1b[2Jc.png")
+    assert "\r" not in err and "\x1b" not in err
+
+
+def test_printable() -> None:
+    from mediaprep.cli.output import printable
+
+    assert printable("plain/name é 漢字.png") == "plain/name é 漢字.png"
+    assert printable("C:\\photos\\a.png") == "C:\\photos\\a.png"  # backslashes stay as they are
+    assert printable("a\rb\nc\td\x1b[0m\x00\x7f\x85\x9f") == "a\\rb\\nc\\td\\x1b[0m\\x00\\x7f\\x85\\x9f"
+    assert printable("caf\udce9.png") == "caf\\xe9.png"  # a non-UTF-8 byte kept by surrogateescape

@@ -56,8 +56,8 @@ LAYERS: tuple[str, ...] = (
     "mediaprep.sniff",
     "mediaprep.codes",
     "mediaprep.models",
-    "mediaprep.errors",
     "mediaprep.rules",
+    "mediaprep.errors",  # imports nothing of ours at run time: the rule table raises its UsageError
     "mediaprep._version",
 )
 MEDIA_LIBRARIES = frozenset({"PIL", "av", "pillow_heif", "numpy"})

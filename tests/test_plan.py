@@ -828,3 +828,48 @@ def test_plans_are_deterministic() -> None:
         a2 = vid_plan(vinfo, policy)[1]
         b2 = vid_plan(vinfo, policy)[1]
         assert a2 == b2 and a2 is not b2
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 12, item 22: what check promises for a very long video, prepare delivers (and extract_frames)
+
+
+@pytest.mark.parametrize("duration_s", [3_601.0, 19_999.0, 20_000.0, 20_000.5, 21_600.0, 100_000.0])
+@pytest.mark.parametrize("budget", [None, 5_000, "auto"], ids=str)
+def test_check_and_plan_agree_on_very_long_videos(duration_s: float, budget: int | str | None) -> None:
+    """Fixable at check → a sendable list (or only the budget refuses it); rejected at check → the
+    plan refuses with the very same violation. No plan ever carries an fps below fps_min."""
+    policy = Policy(token_budget=budget)  # type: ignore[arg-type]
+    info = video(duration_s=duration_s)
+    report = vid_report(info, policy)
+    frames = plan_frames(duration_s, decodable_frames=None, size=info.size, target=TARGET, policy=policy, label=report.source)
+    slow = duration_s > LIM.max_frames_default / LIM.fps_min
+    if slow:
+        assert report.status == "rejected" and "frames.fps_out_of_range" in report.codes
+        assert frames.problem == report.violations[report.codes.index("frames.fps_out_of_range")]
+        assert frames.times_s == ()
+    else:
+        assert report.status == "fixable"
+        plan = plan_video(report, TARGET, policy)
+        assert plan.mode == "frames" and plan.frames == frames
+        if frames.problem is not None:
+            assert frames.problem.code == "request.over_token_limit", frames.problem
+        else:
+            assert_sendable_list(frames, duration_s, policy.max_frames)
+
+
+@pytest.mark.parametrize("token_budget", [None, 50_000, 200_000])
+def test_extraction_of_a_video_longer_than_max_frames_over_fps_min_is_refused(token_budget: int | None) -> None:
+    """`frames` on a 6 h video used to exit 0 with fps 0.0926: now no list, frames.fps_out_of_range."""
+    p = extraction(21_600.0, 2.0, token_budget=token_budget)
+    assert p.problem is not None and p.problem.code == "frames.fps_out_of_range"
+    assert p.times_s == () and not 0 < p.fps < LIM.fps_min
+    assert p.problem.observed == round(LIM.max_frames_default / 21_600.0, 6)
+    assert "split it into parts of at most 20000 s" in p.problem.message
+    # with fewer frames asked for, the advice is a larger max_frames
+    q = extraction(2_000.0, 2.0, max_frames=100)
+    assert q.problem is not None and q.problem.code == "frames.fps_out_of_range" and q.times_s == ()
+    assert "raise max_frames to 200 or more" in q.problem.message
+    # right at the edge the list is sent at exactly fps_min
+    edge = extraction(20_000.0, 2.0)
+    assert edge.problem is None and edge.count == LIM.max_frames_default and edge.fps == pytest.approx(LIM.fps_min)

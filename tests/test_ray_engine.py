@@ -152,6 +152,24 @@ def test_an_exception_in_the_job_costs_that_item_only(local_ray: object) -> None
 
 
 @needs_ray
+def test_unordered_results_carry_their_index_and_a_crash_costs_its_own_input_only(local_ray: object, tmp_path: Path) -> None:
+    """ordered=False (what `prepare` uses to write its manifest as inputs finish): every input once,
+    each with its input position, a crashed one included after its block's second pass."""
+    from mediaprep.ray_engine import run_ray
+
+    names = [f"img-{i:02d}.png" for i in range(6)] + [f"{CRASH_MARK}.png"]
+    for n, name in enumerate(names):
+        Image.new("RGB", (20 + n, 20)).save(tmp_path / name)
+    items = sorted(str(tmp_path / n) for n in names)
+    got = list(run_ray(items, _faulty_job(), item_timeout_s=60, items_per_task=4, ordered=False))
+    assert sorted(i for i, _, _ in got) == list(range(len(items)))
+    assert all(items[i] == item for i, item, _ in got)
+    by = {Path(item).name: r for _, item, r in got}
+    assert [v["code"] for v in by[f"{CRASH_MARK}.png"]["violations"]] == ["source.crashed"]
+    assert all(by[n]["status"] == "ok" for n in names[:6])
+
+
+@needs_ray
 def test_map_reports_gives_one_report_row_per_input(local_ray: object, mixed_inputs: list[str]) -> None:
     import ray.data
 

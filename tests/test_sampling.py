@@ -214,7 +214,7 @@ def test_validate_reports_both_problems_at_once():
 
 
 def test_validate_reads_its_range_from_the_limits_table():
-    tight = dataclasses.replace(LIMITS, fps_max=5.0, max_frames_limit=100)
+    tight = dataclasses.replace(LIMITS, fps_max=5.0, max_frames_limit=100, max_frames_default=100)  # a consistent table (Limits validates itself)
 
     assert [v.code for v in validate(6.0, 101, tight, source="clip")] == ["frames.fps_out_of_range", "frames.max_frames_out_of_range"]
     assert validate(6.0, 101, LIMITS, source="clip") == []

@@ -372,9 +372,12 @@ def test_one_hour_boundary(tmp_path: Path) -> None:
     a, b = mp.check(exact), mp.check(over)
     assert a.status == "ok" and a.info.duration_s == pytest.approx(3600.0)
     assert b.status == "fixable" and b.codes == ("video.too_long",) and b.violations[0].observed == pytest.approx(3601.0)
-    # an hour-long video becomes an image list under max_frames
-    ex = mp.extract_frames(over, fps=2, max_frames=100)
-    assert len(ex.times_s) == 100 and ex.fps == pytest.approx(100 / 3601)
+    # an hour-long video becomes an image list under max_frames, at an fps the service accepts
+    ex = mp.extract_frames(over, fps=2, max_frames=400)
+    assert len(ex.times_s) == 400 and ex.fps == pytest.approx(400 / 3601) and ex.fps >= mp.Limits().fps_min
+    # 100 frames over 3601 s would claim fps 0.028, outside [0.1, 10]: refused, never sent (issue 12, item 22)
+    few = mp.extract_frames(over, fps=2, max_frames=100)
+    assert not few.ok and few.fps is None and "frames.fps_out_of_range" in [v.code for v in few.violations]
 
 
 def _vinfo(size_bytes: int, fmt: str = "MP4", duration_s: float = 10.0) -> VideoInfo:

@@ -12,10 +12,11 @@ calls), so preparing images and animations never loads it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .. import sampling
 from ..backends import pillow_backend, pillow_ops
@@ -76,19 +77,23 @@ class FileFix:
     failure: str | None = None
 
 
-def fix_file(media: Media, info: VideoInfo, plan: VideoPlan, dest: Path) -> FileFix:
-    """Remux or transcode (per `plan.mode`) into `dest`. A video FFmpeg cannot read or carry comes
-    back as `failure`, and `dest` is removed. Costs one read of the file (remux) or one decode and
-    encode of every frame (transcode)."""
+def fix_file(media: Media, info: VideoInfo, plan: VideoPlan, dest: Path | IO[bytes]) -> FileFix:
+    """Remux or transcode (per `plan.mode`) into `dest`: an open, seekable binary file (the caller's
+    exclusively created temporary; FFmpeg writes through it and never opens a name) or a path. A
+    video FFmpeg cannot read or carry comes back as `failure`; a path `dest` is then removed (an open
+    file is the caller's to discard). Costs one read of the file (remux) or one decode and encode of
+    every frame (transcode)."""
     from ..backends import pyav_encode
 
+    path = Path(dest) if isinstance(dest, (str, os.PathLike)) else None
     try:
         if plan.mode == "remux":
             pyav_encode.remux_mp4(media, dest)
-            return FileFix(path=dest)
+            return FileFix(path=path)
         assert plan.mode == "transcode" and plan.cap_bytes is not None, "fix_file runs remux and transcode plans"
         params = pyav_encode.transcode_mp4(media, info, dest, max_bytes=plan.cap_bytes)
-        return FileFix(path=dest, params=params)
+        return FileFix(path=path, params=params)
     except UnreadableVideo as exc:
-        dest.unlink(missing_ok=True)
+        if path is not None:
+            path.unlink(missing_ok=True)
         return FileFix(failure=str(exc))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import struct
 import warnings
 from collections.abc import Iterator
 from typing import IO, Any
@@ -19,7 +20,7 @@ from PIL import Image
 from ..errors import UnreadableImage
 from ..media import Media
 from ..models import ImageInfo
-from ..rules import IMAGE_MIME, OTHER_MIME, Limits
+from ..rules import IMAGE_MIME, OTHER_MIME, TUNING, Limits
 from ..sniff import HEAD_BYTES, Sniffed, sniff
 from .translate import IMAGE_LIBRARY_ERRORS, describe, image_errors
 
@@ -99,7 +100,7 @@ def _open_plugin(fp: IO[bytes], sniffed: Sniffed) -> Image.Image:
         fp.seek(0)
         try:
             return factory(fp, None)  # type: ignore[arg-type]
-        except (SyntaxError, IndexError, TypeError, OSError, ValueError, EOFError) as exc:
+        except (SyntaxError, IndexError, TypeError, OSError, ValueError, EOFError, struct.error) as exc:
             last = exc
     if last is not None and plugin:
         raise UnreadableImage(describe(last)) from last
@@ -174,6 +175,33 @@ def _orientation(im: Image.Image, fmt: str) -> tuple[int, str | None]:
     return 1, None
 
 
+def _count_frames(im: Image.Image, fmt: str, animated: bool) -> int:
+    """Frames (animations) or pages (TIFF and other multi-picture files), counted up to a bound: a
+    count equal to the bound means "at least that many". Only the first picture is ever sent as an
+    image, so nothing needs more. A TIFF's pages are walked one IFD at a time up to
+    `TUNING.max_counted_pages` (Pillow's own count checks each page's offset against every one
+    before it: quadratic, minutes for 200,000 chained pages); a declared count (APNG's acTL, WebP,
+    AVIF) is believed up to `TUNING.max_animation_frames`, so a header claiming 2^31 frames reads as
+    that bound. A GIF that is not animated is one frame (its count would walk the whole file)."""
+    if fmt == "GIF" and not animated:
+        return 1
+    if not hasattr(im, "n_frames"):
+        return 1
+    if fmt in ("TIFF", "BIGTIFF"):
+        bound = max(1, TUNING.max_counted_pages)
+        pages = 1
+        try:
+            while pages < bound:
+                im.seek(pages)
+                pages += 1
+        except EOFError:  # the last page (or an IFD chain that loops back): counted
+            pass
+        im.seek(0)
+        return pages
+    bound = max(1, TUNING.max_animation_frames if animated else TUNING.max_counted_pages)
+    return max(1, min(int(im.n_frames or 1), bound))
+
+
 def _encoding_issue(im: Image.Image, fmt: str) -> str | None:
     if fmt == "BIGTIFF":
         return "BigTIFF (64-bit offsets)"
@@ -214,7 +242,7 @@ def read_info(media: Media, fp: IO[bytes] | None = None, head: bytes | None = No
             orientation, orientation_source = _orientation(im, fmt)
             # is_animated reads at most two frames; n_frames may walk the whole file (GIF): only then
             animated = fmt in _ANIMATION_FORMATS and bool(getattr(im, "is_animated", False))
-            frames = int(getattr(im, "n_frames", 1) or 1) if animated or fmt not in ("GIF",) else 1
+            frames = _count_frames(im, fmt, animated)
             mode, bit_depth, has_alpha = im.mode, _bit_depth(im, fmt, head), _has_alpha(im)
             encoding_issue, reduced = _encoding_issue(im, fmt), _reduced_decode(im, fmt)
     except UnreadableImage as exc:
@@ -224,7 +252,8 @@ def read_info(media: Media, fp: IO[bytes] | None = None, head: bytes | None = No
         if isinstance(bomb, Image.DecompressionBombError):
             if sniffed.format == "GIF" and len(head) >= 10:
                 w, h = int.from_bytes(head[6:8], "little"), int.from_bytes(head[8:10], "little")
-                return _declared_only(media, "GIF", w, h, "P")
+                if w > 0 and h > 0:  # the logical screen; a frame larger than it tripped the guard
+                    return _declared_only(media, "GIF", w, h, "P")
             raise UnreadableImage(f"the header declares too many pixels to open ({bomb})") from bomb
         raise
     w, h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
@@ -325,13 +354,15 @@ def load_first_frame(media: Media, info: ImageInfo, limits: Limits, *, want_long
 
 def animation_timeline(media: Media) -> list[float]:
     """Start time (s) of every frame of an animation and, last, its end. Reads every frame's header
-    (GIF, APNG: no decode; WebP, AVIF: each frame is decoded to learn its duration). A frame of 0 ms
-    is shown for 100 ms, as browsers do."""
+    (GIF, APNG: no decode; WebP, AVIF: each frame is decoded to learn its duration), at most
+    `TUNING.max_animation_frames` of them (a longer animation's timeline ends there). A frame of
+    0 ms is shown for 100 ms, as browsers do."""
     with media.open() as fp, warnings.catch_warnings(), image_errors():
         warnings.simplefilter("ignore")
         im = _open_plugin(fp, sniff(read_head(fp)))
         times = [0.0]
-        for n in range(int(getattr(im, "n_frames", 1) or 1)):
+        # a declared count is believed only up to the bound (an acTL may claim 2^31 frames)
+        for n in range(min(int(getattr(im, "n_frames", 1) or 1), max(1, TUNING.max_animation_frames))):
             im.seek(n)
             if "duration" not in im.info:
                 im.load()  # WebP and AVIF tell a frame's duration only once it is decoded

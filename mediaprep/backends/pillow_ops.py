@@ -52,7 +52,16 @@ def _to_8bit_gray(im: Image.Image) -> Image.Image:
 
 def normalise_mode(im: Image.Image, fmt: str) -> tuple[Image.Image, bool]:
     """A mode `fmt` stores well: JPEG → L/RGB; PNG → 1/L/LA/RGB/RGBA/P. Returns (image, colour
-    was converted), so a caller knows an embedded ICC profile no longer describes the pixels."""
+    was converted), so a caller knows an embedded ICC profile no longer describes the pixels. A
+    converted image carries no `icc_profile` in its info (Pillow's LAB → RGB leaves a freshly made
+    sRGB profile there, stamped with the time it was made; a CMYK picture's copy keeps its CMYK one)."""
+    out, converted = _normalise_mode(im, fmt)
+    if converted:
+        out.info.pop("icc_profile", None)
+    return out, converted
+
+
+def _normalise_mode(im: Image.Image, fmt: str) -> tuple[Image.Image, bool]:
     mode = im.mode
     if mode in ("F", "I") or mode.startswith("I;16"):
         return _to_8bit_gray(im), True
@@ -75,6 +84,25 @@ def normalise_mode(im: Image.Image, fmt: str) -> tuple[Image.Image, bool]:
         if mode == "1":
             return im.convert("L"), False
     return im, False
+
+
+def to_srgb(im: Image.Image, icc: bytes) -> Image.Image | None:
+    """`im` (RGB or RGBA) converted from the colour space `icc` describes to sRGB, carrying no
+    profile; None when the profile does not read or does not fit the pixels (the caller then keeps
+    them as they are). Costs one colour transform over the pixels."""
+    from PIL import ImageCms
+
+    if im.mode not in ("RGB", "RGBA"):
+        return None
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        out = ImageCms.profileToProfile(im, source, ImageCms.createProfile("sRGB"), outputMode=im.mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):  # a profile lcms cannot read or apply to these pixels
+        return None
+    if out is None:  # pragma: no cover - only with inPlace=True
+        return None
+    out.info.pop("icc_profile", None)
+    return out
 
 
 def resize(im: Image.Image, size: Size) -> Image.Image:
@@ -114,11 +142,13 @@ def pad(im: Image.Image, size: Size) -> Image.Image:
 
 
 def encode(im: Image.Image, fmt: str, *, quality: int = 90, icc: bytes | None = None, orientation: int = 1, optimize: bool = False) -> bytes:
-    """One encode. Costs a full pass over the pixels (JPEG ~0.1 s per 24 MP; PNG more)."""
+    """One encode, embedding `icc` (and nothing from `im.info`) as the ICC profile. Costs a full
+    pass over the pixels (JPEG ~0.1 s per 24 MP; PNG more)."""
     buf = io.BytesIO()
-    kwargs: dict[str, object] = {}
-    if icc:
-        kwargs["icc_profile"] = icc
+    # The profile is always passed, None included: Pillow's PNG writer would otherwise embed whatever
+    # `im.info` still holds (a converted picture's old profile), and only what the caller says
+    # describes these pixels may go out.
+    kwargs: dict[str, object] = {"icc_profile": icc or None}
     if orientation != 1:
         exif = Image.Exif()
         exif[_ORIENTATION_TAG] = orientation

@@ -1,17 +1,22 @@
 """Writing videos with PyAV: remux into MP4 (stream copy) and transcode to an H.264 MP4 that fits a
-byte cap. Both write to a path the caller chose (a temporary name it renames afterwards) and raise
-`UnreadableVideo` when FFmpeg cannot read the input or carry its stream.
+byte cap. Both write to what the caller gives: an open, seekable binary file (how mediaprep writes,
+so FFmpeg never opens a name in `--out` — a planted symlink there is never followed), or a path.
+They raise `UnreadableVideo` when FFmpeg cannot read the input or carry its stream, and the
+`OSError` of a write to the open file that failed (a full disk: not the video's fault).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import av
 
+from ..errors import UnreadableVideo
 from ..media import Media
 from ..models import VideoInfo
 from ..rules import TUNING, Tuning
@@ -20,11 +25,65 @@ from .translate import video_errors
 
 _REMUX_AUDIO = ("aac", "mp3")  # audio codecs an MP4 carries that every player reads
 
+Dest = Path | IO[bytes]
 
-def remux_mp4(media: Media, dest: Path) -> None:
+
+class _Sink:
+    """What PyAV writes an MP4 through: the caller's open file, remembering the `OSError` a write or
+    seek raised (a full disk), which PyAV would otherwise report as its own callback error."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self.file = file
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        try:
+            return self.file.seek(offset, whence)
+        except OSError as exc:
+            self.error = self.error or exc
+            raise
+
+    def tell(self) -> int:
+        return self.file.tell()
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+@contextmanager
+def _mp4_out(dest: Dest) -> Iterator[Any]:
+    """An MP4 muxer writing to `dest` — an open file (PyAV writes through it; MP4 needs it seekable
+    to write its index at the end) or a path FFmpeg opens itself — inside `video_errors`. A write
+    that failed (a full disk) raises its `OSError`, never `UnreadableVideo`: it is not the video's
+    fault."""
+    sink = None if isinstance(dest, (str, os.PathLike)) else _Sink(dest)
+    try:
+        with video_errors(), av.open(os.fspath(dest) if sink is None else sink, mode="w", format="mp4") as out:
+            yield out
+    except UnreadableVideo:
+        if sink is not None and sink.error is not None:
+            raise sink.error from None
+        raise
+
+
+def _size(dest: Dest) -> int:
+    if isinstance(dest, (str, os.PathLike)):
+        return os.path.getsize(dest)
+    dest.flush()
+    return os.fstat(dest.fileno()).st_size
+
+
+def remux_mp4(media: Media, dest: Dest) -> None:
     """Copy the video stream (and AAC/MP3 audio) into an MP4 without re-encoding. Costs one read of
     the file."""
-    with open_container(media) as src, video_errors(), av.open(str(dest), mode="w", format="mp4") as out:
+    with _mp4_out(dest) as out, open_container(media) as src:
         vin = video_stream(src)
         vout = out.add_stream_from_template(vin)
         streams = {vin.index: vout}
@@ -53,13 +112,13 @@ def transcode_size(info: VideoInfo, *, max_bytes: int, max_side_px: int | None =
     return max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2), bitrate
 
 
-def transcode_mp4(media: Media, info: VideoInfo, dest: Path, *, max_bytes: int, max_side_px: int | None = None, tuning: Tuning = TUNING) -> dict[str, Any]:
+def transcode_mp4(media: Media, info: VideoInfo, dest: Dest, *, max_bytes: int, max_side_px: int | None = None, tuning: Tuning = TUNING) -> dict[str, Any]:
     """Re-encode to H.264 (yuv420p, libx264 at the tuning's preset and CRF) in MP4, its bit rate
     capped so the file fits `max_bytes` (`transcode_size`); audio dropped; the display matrix kept.
     Costs one decode and one encode of every frame."""
     ow, oh, bitrate = transcode_size(info, max_bytes=max_bytes, max_side_px=max_side_px, tuning=tuning)
     fps = info.fps or tuning.transcode_default_fps
-    with open_container(media) as src, video_errors(), av.open(str(dest), mode="w", format="mp4") as out:
+    with _mp4_out(dest) as out, open_container(media) as src:
         vin = video_stream(src)
         vin.thread_type = "AUTO"
         rate = Fraction(fps).limit_denominator(1001)
@@ -87,4 +146,4 @@ def transcode_mp4(media: Media, info: VideoInfo, dest: Path, *, max_bytes: int, 
                 out.mux(packet)
         for packet in vout.encode(None):
             out.mux(packet)
-    return {"width_px": ow, "height_px": oh, "bit_rate": bitrate, "size_bytes": os.path.getsize(dest)}
+    return {"width_px": ow, "height_px": oh, "bit_rate": bitrate, "size_bytes": _size(dest)}

@@ -178,17 +178,21 @@ def probe_video(media: Media, sniffed: Sniffed) -> VideoInfo:
                     duration, source_kind = measured.end_s - measured.first_s, "packets"
         # the first frame: its display matrix and pixel format
         matrix, pix_fmt, first_pts = None, cc.pix_fmt, None
+        w, h = cc.width, cc.height
         try:
             container.seek(0)
             for frame in container.decode(stream):
                 matrix = _frame_matrix(frame)
                 pix_fmt = frame.format.name
                 first_pts = frame.time
+                if w <= 0 or h <= 0:  # the parameters named no size; the decoded frame does
+                    w, h = frame.width, frame.height
                 break
         except av.FFmpegError:  # type: ignore[attr-defined]
             pass  # verify_video reports what does not decode
+        if w <= 0 or h <= 0:
+            raise UnreadableVideo(f"the {cc.name} stream declares no picture size ({w}×{h}) and no frame decodes to tell it")
         rotation, mirrored, method = display_transform(matrix or _htc_matrix(stream))
-        w, h = cc.width, cc.height
         dw, dh = (h, w) if _swaps(method) else (w, h)
         keyframe_interval = None
         if span is not None and len(span.keyframes_s) >= 2:

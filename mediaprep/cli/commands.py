@@ -11,16 +11,17 @@ import argparse
 import contextlib
 import functools
 import json
+import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from ..errors import ProbeError, UsageError
 from ..jobs import check_job, prepare_job, target_for
-from ..models import ResultLine, VideoInfo
+from ..models import Policy, ResultLine, Target, VideoInfo
 from ..outputs import url_for, write_atomic
 from ..pipeline import probe
 from ..progress import Progress, summary
@@ -64,8 +65,11 @@ def _cmd_probe(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
     return EXIT_NOT_ALL if failed else EXIT_OK
 
 
-def _run(args: argparse.Namespace, items: list[str], job: Callable[[str], ResultLine], err: TextIO) -> Iterator[tuple[int, str, ResultLine]]:
-    """(index, item, line) for every input, in input order, from the engine --engine names."""
+def _run(args: argparse.Namespace, items: list[str], job: Callable[[str], ResultLine], err: TextIO, *, ordered: bool = True) -> Iterator[tuple[int, str, ResultLine]]:
+    """(index, item, line) for every input, from the engine --engine names: in input order, or with
+    `ordered=False` as inputs finish (`index` is the position in `items`). Inputs run in worker
+    processes, so --item-timeout holds for a single input too; only `--workers 0` runs them in this
+    process."""
     from ..batch import run_local
 
     if getattr(args, "report", None) is not None and not args.report.absolute().parent.is_dir():
@@ -76,10 +80,18 @@ def _run(args: argparse.Namespace, items: list[str], job: Callable[[str], Result
         from ..ray_engine import run_ray
 
         with contextlib.redirect_stdout(err):  # Ray prints worker-death notices to stdout
-            yield from run_ray(items, job, address=args.ray_address, num_cpus=args.workers or None, item_timeout_s=args.item_timeout)
+            yield from run_ray(items, job, address=args.ray_address, num_cpus=args.workers or None, item_timeout_s=args.item_timeout, ordered=ordered)
         return
-    workers = 0 if len(items) <= 1 else max(0, min(args.workers, len(items)))
-    yield from run_local(items, job, workers=workers, item_timeout_s=args.item_timeout)
+    workers = 0 if args.workers <= 0 else min(args.workers, len(items))
+    yield from run_local(items, job, workers=workers, item_timeout_s=args.item_timeout, ordered=ordered)
+
+
+def _command_line() -> list[str]:
+    """This process's command line, as a user would type it (for the --out lock's holder record)."""
+    argv = list(sys.argv) or ["mediaprep"]
+    if Path(argv[0]).name in ("__main__.py", "mediaprep"):
+        argv[0] = "mediaprep"
+    return argv
 
 
 def _progress(args: argparse.Namespace, err: TextIO, total: int) -> Progress:
@@ -126,21 +138,31 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO
 
 def _cmd_prepare(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     from .. import manifest as mf
-    from ..resolve import label_for
 
     target, policy = _target(args), _policy(args)
     _check_url_prefix(target.transport, args.url_prefix)
     args.out.mkdir(parents=True, exist_ok=True)
+    with mf.lock_out_dir(args.out, command=_command_line()):  # one run at a time per --out
+        return _prepare_locked(args, out, err, stdin, target, policy)
+
+
+def _prepare_locked(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextIO, target: Target, policy: Policy) -> int:
+    """prepare, holding the --out lock. Manifest lines are written as inputs finish (each with
+    `index`, its position among the inputs); stdout keeps input order."""
+    from .. import manifest as mf
+    from ..resolve import label_for
+
     path = args.out / "manifest.jsonl"
     items = list(_inputs(args.inputs, stdin))
     counts: Counter[str] = Counter()
     codes: Counter[str] = Counter()
+    positions = list(range(len(items)))  # the input position of each entry of `todo`
     todo = items
     if args.resume:
         done = mf.load_done(path)
         removed = mf.remove_partials(args.out)
-        todo = []
-        for item in items:
+        todo, positions = [], []
+        for position, item in enumerate(items):
             old = done.get(label_for(item))
             if mf.is_done(old, item, verify=args.verify_inputs):
                 assert old is not None
@@ -148,6 +170,7 @@ def _cmd_prepare(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
                 codes.update(v["code"] for v in old.get("violations", []))
             else:
                 todo.append(item)
+                positions.append(position)
         err.write(f"resume: {len(items) - len(todo)} of {len(items)} inputs already done" + (f"; {removed} partial files removed" if removed else "") + "\n")
     requests = _RequestWriter(args, target) if (args.request_out or args.batch_out) else None
     job = functools.partial(
@@ -157,18 +180,25 @@ def _cmd_prepare(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Text
     started = time.monotonic()
     progress = _progress(args, err, len(todo))
     fresh: dict[str, ResultLine] = {}
+    unprinted: dict[int, ResultLine] = {}  # lines that finished before an earlier input: printed in input order
+    next_print = 0
     with mf.ManifestWriter(path, append=args.resume) as writer:
-        for _, item, line in _run(args, todo, job, err):
-            writer.write(line)
+        for n, item, line in _run(args, todo, job, err, ordered=False):
+            line = cast(ResultLine, {"source": line.get("source", item), "index": positions[n], **line})
+            writer.write(line)  # at once: a kill loses no finished input
             counts[line["status"]] += 1
             codes.update(v["code"] for v in line["violations"])
             progress.update(line["status"])
             if requests is not None:
-                fresh[item] = line
-            if args.json:
-                _emit(out, line)
-            else:
-                _print_prepared_line(out, line)
+                fresh[item] = mf.displayable(line)  # request files are UTF-8, whatever the names
+            unprinted[n] = line
+            while next_print in unprinted:
+                ready = unprinted.pop(next_print)
+                next_print += 1
+                if args.json:
+                    _emit(out, ready)
+                else:
+                    _print_prepared_line(out, ready)
     progress.close()
     err.write(f"manifest: {path}\n")
     if args.report:
@@ -196,15 +226,22 @@ def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
     budget = resolve_budget(_budget_arg(args.token_budget), target.model, reserve_tokens=args.token_reserve)
     extraction = extract_frames(args.video, fps=args.fps, max_frames=args.max_frames, max_side_px=args.max_side, target=target, token_budget=budget)
     frames: list[dict[str, Any]] = []
+    violations = list(extraction.violations)
     if extraction.ok:
         args.out.mkdir(parents=True, exist_ok=True)
         sheet = ContactSheet(len(extraction.times_s)) if args.contact_sheet is not None else None
-        for pic in extraction.pictures(target=target):
-            name = f"frame_{pic.index:05d}.jpg"
-            write_atomic(args.out / name, pic.data)
-            frames.append({"file": name, "time_s": round(pic.time_s, 6), "pts_s": round(pic.pts_s, 6), "width_px": pic.size.width_px, "height_px": pic.size.height_px})
-            if sheet is not None:
-                sheet.add(pic.time_s, pic.data)
+        try:
+            for pic in extraction.pictures(target=target):
+                name = f"frame_{pic.index:05d}.jpg"
+                write_atomic(args.out / name, pic.data)
+                frames.append({"file": name, "time_s": round(pic.time_s, 6), "pts_s": round(pic.pts_s, 6), "width_px": pic.size.width_px, "height_px": pic.size.height_px})
+                if sheet is not None:
+                    sheet.add(pic.time_s, pic.data)
+        except ProbeError as exc:  # a frame past what check decodes does not decode: no list, no frames left
+            violations.append(exc.violation)
+            for f in frames:
+                (args.out / f["file"]).unlink(missing_ok=True)
+            frames = []
         if sheet is not None and frames:
             write_atomic(args.contact_sheet, sheet.to_jpeg())
 
@@ -221,7 +258,7 @@ def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
         "fps": None if extraction.fps is None else round(extraction.fps, 6),
         "frames": frames,
         "part": part,
-        "violations": [v.to_json() for v in extraction.violations],
+        "violations": [v.to_json() for v in violations],
         "reason": extraction.reason,
     }
     if args.json:
@@ -235,7 +272,7 @@ def _cmd_frames(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: TextI
             out.write(f"first at {frames[0]['time_s']} s, last at {frames[-1]['time_s']} s; frames {frames[0]['width_px']}×{frames[0]['height_px']}\n")
         if args.contact_sheet is not None and frames:
             out.write(f"contact sheet: {args.contact_sheet}\n")
-    for v in extraction.violations:
+    for v in violations:
         err.write(f"{v.code}: {v.message}\n")
     return EXIT_OK if extraction.ok and frames else EXIT_NOT_ALL
 

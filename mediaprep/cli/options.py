@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -159,7 +160,7 @@ def _limits(args: argparse.Namespace) -> Limits:
         kind = type(getattr(Limits(), name))
         try:
             changes[name] = kind(float(value)) if kind is int else kind(value)
-        except ValueError:
+        except (ValueError, OverflowError):  # int(float("inf")) overflows
             raise UsageError(f"--limit {item!r}: {value!r} is not a number") from None
     if args.max_pixels is not None:
         changes["max_decode_pixels"] = args.max_pixels
@@ -243,3 +244,83 @@ def _inputs(raw: Sequence[str], stdin: TextIO) -> Iterator[str]:
                     yield from expand_inputs([line])
         else:
             yield from expand_inputs([item])
+
+
+# --------------------------------------------------------------------------------------------------
+# where the commands write: checked before any input is read
+
+
+_OUTPUT_FILES = (("--request-out", "request_out"), ("--batch-out", "batch_out"), ("--report", "report"), ("--contact-sheet", "contact_sheet"))
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """`--out` (a folder: existing, or one that can be made) and the files a command writes
+    (--request-out, --batch-out, --report, --contact-sheet: not a folder, in a folder that exists or
+    is --out), each writable: a usage error now, not a traceback after the whole batch ran. Costs a
+    few `stat`s. (`cli.main` calls it for every command; a disk that fills up later is still found
+    only when a write fails.)"""
+    out: Path | None = getattr(args, "out", None)
+    if out is not None:
+        check_out_folder("--out", out)
+    for option, name in _OUTPUT_FILES:
+        path = getattr(args, name, None)
+        if path is not None:
+            check_out_file(option, Path(path), out_dir=out)
+
+
+def check_out_folder(option: str, path: Path) -> None:
+    """A folder to write into: a folder that exists and is writable, or that can be made (its
+    nearest existing ancestor is a writable folder)."""
+    st = _stat(option, path, path)
+    if st is not None:
+        if not stat.S_ISDIR(st.st_mode):
+            raise UsageError(f"{option} {path}: {_what(st.st_mode)}, not a folder; name a folder to write into")
+        _writable(option, path, path)
+        return
+    ancestor = path.absolute().parent
+    while (ancestor_st := _stat(option, ancestor, path)) is None and ancestor.parent != ancestor:
+        ancestor = ancestor.parent
+    if ancestor_st is None or not stat.S_ISDIR(ancestor_st.st_mode):
+        raise UsageError(f"{option} {path}: {ancestor} is not a folder, so the folder cannot be made")
+    _writable(option, ancestor, path)
+
+
+def check_out_file(option: str, path: Path, *, out_dir: Path | None = None) -> None:
+    """A file to write: not a folder, in a writable folder that exists (or is `out_dir`, which the
+    command makes and `check_out_folder` vouched for)."""
+    st = _stat(option, path, path)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{option} {path}: a folder; name the file to write")
+    parent = path.absolute().parent
+    if out_dir is not None and parent == out_dir.absolute():
+        return
+    parent_st = _stat(option, parent, path)
+    if parent_st is None:
+        raise UsageError(f"{option} {path}: the folder {parent} does not exist")
+    if not stat.S_ISDIR(parent_st.st_mode):
+        raise UsageError(f"{option} {path}: {parent} is not a folder")
+    _writable(option, parent, path)
+
+
+def _stat(option: str, path: Path, given: Path) -> os.stat_result | None:
+    """`path`'s stat, None when nothing is there; a usage error when it cannot be told (a symbolic
+    link loop or to nothing, a name too long, a file where a folder should be)."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            raise UsageError(f"{option} {given}: {path} is a symbolic link to nothing") from None
+        return None
+    except OSError as exc:
+        raise UsageError(f"{option} {given}: cannot be used ({exc.strerror or type(exc).__name__})") from None
+    except ValueError:  # a NUL byte
+        raise UsageError(f"{option} {given!s:.200}: not a possible file name") from None
+
+
+def _writable(option: str, folder: Path, given: Path) -> None:
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {given}: the folder {folder} is not writable")
+
+
+def _what(mode: int) -> str:
+    return "a file" if stat.S_ISREG(mode) else "not a folder"

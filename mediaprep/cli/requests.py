@@ -16,6 +16,7 @@ from ..errors import UsageError
 from ..models import ResultLine, Size, Target
 from ..outputs import write_atomic
 from .options import _budget_arg
+from .output import printable
 
 # --request-form → the request form whose violations count, and what is written
 _FORMS = {"http": "http", "openai": "openai_sdk", "dashscope-sdk": "dashscope_sdk"}
@@ -78,14 +79,14 @@ class _RequestWriter:
             if budget is not None and tokens > budget and not over:
                 problems.append(violation("request.over_token_limit", source=str(self.args.request_out), observed=tokens, limit=budget))
             for note in built.notes:
-                err.write(f"note: {note}\n")
+                err.write(printable(f"note: {note}") + "\n")
             for v in problems:
-                err.write(f"{v.code}: {v.message}\n")
+                err.write(printable(f"{v.code}: {v.message}") + "\n")
             if any(v.severity == "error" for v in problems):
                 ok = False
             else:
                 write_atomic(self.args.request_out, (json.dumps(_form_json(built, self.form), ensure_ascii=False) + "\n").encode("utf-8"))
-                err.write(f"request: {self.args.request_out} ({len(ready)} inputs, about {tokens} tokens, an estimate)\n")
+                err.write(printable(f"request: {self.args.request_out} ({len(ready)} inputs, about {tokens} tokens, an estimate)") + "\n")
         if self.args.batch_out:
             from ..request import endpoint
 
@@ -96,12 +97,12 @@ class _RequestWriter:
                 errors = [v for v in built.violations if v.severity == "error"]
                 if errors:
                     for v in errors:
-                        err.write(f"{v.code}: {v.message}\n")
+                        err.write(printable(f"{v.code}: {v.message}") + "\n")
                     return False
                 rows.append(json.dumps({"custom_id": f"{n}-{Path(line['source']).name}", "method": "POST", "url": path_only, "body": built.body}, ensure_ascii=False))
             write_atomic(self.args.batch_out, ("\n".join(rows) + ("\n" if rows else "")).encode("utf-8"))
             where = endpoint(api="openai", region=self.args.region, workspace_id=self.workspace_id) if self.workspace_id or self.args.region == "us-east-1" else "the batch interface"
-            err.write(f"batch: {self.args.batch_out} ({len(rows)} requests for {where})\n")
+            err.write(printable(f"batch: {self.args.batch_out} ({len(rows)} requests for {where})") + "\n")
         return ok
 
 

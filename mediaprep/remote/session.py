@@ -9,9 +9,11 @@ A `_Session` is what `open_remote` / `download` (`file.py`) fetch through. What 
   the request keeps the URL's own host: the transport, not a socket, decides where it goes.
 - Redirects are followed by hand, at most `max_redirects`, each hop checked the same way. No proxies
   from the environment are used.
-- Time: connect and read timeouts per request, and a total deadline per URL (`deadline_s`) that every
-  request and every body chunk is measured against (a read that blocks may overrun it by at most one
-  read timeout).
+- Time: connect and read timeouts per request, and a total deadline per URL (`deadline_s`) that
+  covers every phase. Resolving, connecting and the TLS handshake are bounded by what is left of it;
+  past the handshake httpx's timeouts are per read (a server sending a byte a second never trips
+  them), so a watchdog (`_Watchdog`) shuts the session's sockets down at the deadline, which ends a
+  read blocked in the headers or the body at once; the violation is then `remote.timeout`.
 - Retries only for transient failures — connection errors, 408, 429 (honouring Retry-After when it
   falls within the deadline) and 5xx other than 501/505 — with exponential backoff; other 4xx are
   the caller's error and fail at once.
@@ -26,7 +28,9 @@ from __future__ import annotations
 import email.utils
 import functools
 import re
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from typing import IO, Any
@@ -89,6 +93,65 @@ class _Borrowed(httpx.BaseTransport):
         pass
 
 
+class _Watchdog:
+    """Ends a session's connections at its deadline. httpx has no total timeout (its timeouts are per
+    read), so every socket the session's requests open is registered here, through httpcore's
+    documented `trace` request extension, and shut down when the deadline passes: a read blocked on
+    a server that trickles its headers or body wakes at once with an error, which the session reports
+    as `remote.timeout`. One timer thread per session, started with its first connection and
+    cancelled by `cancel` (`_Session.close`)."""
+
+    _EVENTS = frozenset({"connection.connect_tcp.complete", "connection.start_tls.complete"})
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer: threading.Timer | None = None
+        self.fired = False
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace callback: registers the socket of each new connection (and its TLS layer)."""
+        if event not in self._EVENTS:
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            if not self.fired:
+                self._sockets.append(sock)
+                if self._timer is None:
+                    self._timer = threading.Timer(max(0.0, self._deadline - time.monotonic()), self._fire)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+        _shut(sock)  # connected after the deadline: end it at once
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+    def cancel(self) -> None:
+        with self._lock:
+            timer, self._timer = self._timer, None
+            self._sockets = []
+        if timer is not None:
+            timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
+    """Shut a socket down both ways (the base class's call: an SSL socket's own would drop its TLS
+    object under the thread reading it). A socket already closed or detached is left alone."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class _Session:
     """The state of fetching one URL. Not thread-safe; one per URL. Creating one parses the URL and
     nothing more (no I/O); `send` does the requests; `close` closes the httpx client (never an
@@ -105,6 +168,7 @@ class _Session:
         self._pins: dict[tuple[str, int], list[IPAddress]] = {}
         self._client: httpx.Client | None = None
         self._client_host: str | None = None
+        self._watchdog = _Watchdog(self.deadline)
         try:
             url = httpx.URL(source.url or "")
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
@@ -122,6 +186,10 @@ class _Session:
 
     def remaining_s(self) -> float:
         return self.deadline - time.monotonic()
+
+    def deadline_passed(self) -> bool:
+        """True once the deadline is (about) reached or the watchdog has ended the connections."""
+        return self._watchdog.fired or self.remaining_s() <= 0.01
 
     def check_deadline(self, doing: str) -> None:
         if self.remaining_s() <= 0:
@@ -171,6 +239,7 @@ class _Session:
         return self._client
 
     def close(self) -> None:
+        self._watchdog.cancel()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -222,7 +291,9 @@ class _Session:
         while True:
             address = addresses[attempt % len(addresses)]
             timeout = self._timeouts()
-            extensions = {"sni_hostname": host} if url.scheme == "https" else {}
+            extensions: dict[str, Any] = {"trace": self._watchdog.trace}
+            if url.scheme == "https":
+                extensions["sni_hostname"] = host
             client = self._client_for(host)
             # Pinned: the socket goes to the checked address. An injected transport has no socket
             # and must see the URL as given (its host was checked all the same, by `_pin`).
@@ -232,6 +303,8 @@ class _Session:
             try:
                 response = client.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if self.deadline_passed():
+                    raise _Failed(self.timeout_violation(f"could not connect to {host_header} before the {_num(self.options.deadline_s)} s deadline")) from exc
                 what = f"could not connect to {host_header} at {address}: {_exc_text(exc)}"
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc) or attempt >= self.options.max_retries:
                     raise _Failed(self._unreachable(what)) from exc
@@ -239,10 +312,12 @@ class _Session:
                 self._backoff(attempt, None, what)
                 continue
             except httpx.TimeoutException as exc:
-                if self.remaining_s() <= 0.01:
+                if self.deadline_passed():
                     raise _Failed(self.timeout_violation(f"no answer from {host_header} before the deadline")) from exc
                 raise _Failed(self.timeout_violation(f"no answer from {host_header} within the {_num(timeout.read or 0)} s read timeout", timeout.read)) from exc
             except httpx.HTTPError as exc:
+                if self.deadline_passed():  # the watchdog ended a connection the server kept busy
+                    raise _Failed(self.timeout_violation(f"no complete answer from {host_header} before the {_num(self.options.deadline_s)} s deadline")) from exc
                 raise _Failed(self._unreachable(f"{host_header} dropped the connection before answering ({_exc_text(exc)})")) from exc
             status = response.status_code
             if status in ok or (status in _REDIRECTS and response.headers.get("location")):
@@ -292,10 +367,12 @@ class _Session:
                 sink(chunk)
                 self.check_deadline(f"while reading {what} ({_fmt_bytes(got)} read)")
         except httpx.TimeoutException as exc:
-            if self.remaining_s() <= 0.01:
+            if self.deadline_passed():
                 raise _Failed(self.timeout_violation(f"the {_num(self.options.deadline_s)} s deadline passed while reading {what} ({_fmt_bytes(got)} read)")) from exc
             raise _Failed(self.timeout_violation(f"the server stalled for the {_num(self.options.read_timeout_s)} s read timeout while sending {what} ({_fmt_bytes(got)} read)", self.options.read_timeout_s)) from exc
         except httpx.HTTPError as exc:
+            if self.deadline_passed():  # the watchdog ended the connection at the deadline
+                raise _Failed(self.timeout_violation(f"the {_num(self.options.deadline_s)} s deadline passed while reading {what} ({_fmt_bytes(got)} read)")) from exc
             declared = response.headers.get("content-length")
             short = f", short of the {int(declared):,} its Content-Length promised" if declared and declared.isdigit() else ""
             raise _Failed(self._unreachable(f"the connection broke off after {_fmt_bytes(got)} of {what}{short} ({_exc_text(exc)})")) from exc

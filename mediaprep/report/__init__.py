@@ -29,7 +29,7 @@ from typing import Any, cast
 from urllib.parse import quote
 
 from ..models import ResultLine
-from ..outputs import temp_path
+from ..outputs import atomic_file
 from .constants import (
     CARDS_BELOW_PX,
     MAX_LISTED_OUTPUTS,
@@ -79,8 +79,8 @@ def write_report(
             return None
         return _href(out / rel, report_dir, folder=rel.endswith("/"))
 
-    tmp = temp_path(path)
-    try:
+    # an exclusive, unpredictable temporary beside the report, renamed over it at the end; on any error removed
+    with atomic_file(path, encoding="utf-8", fsync=True) as fp:
         with tempfile.TemporaryFile("w+", encoding="utf-8", dir=report_dir) as body:
             for index, item in enumerate(lines):
                 line = cast(ResultLine, json.loads(item) if isinstance(item, (str, bytes)) else item)
@@ -92,19 +92,9 @@ def write_report(
                 body.write(render_row(line, index=index, thumb=thumb, output_href=output_href, source_href=source_href))
             body.flush()
             body.seek(0)
-            with open(tmp, "w", encoding="utf-8") as fp:
-                fp.write(render_head(title, counts, generator=_generator(), empty_columns=sorted(empty_columns)))
-                shutil.copyfileobj(body, fp, 1 << 20)
-                fp.write(render_tail(sum(counts.values())))
-                fp.flush()
-                os.fsync(fp.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # cleanup only: the partial report is removed and the exception re-raised
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+            fp.write(render_head(title, counts, generator=_generator(), empty_columns=sorted(empty_columns)))
+            shutil.copyfileobj(body, fp, 1 << 20)
+            fp.write(render_tail(sum(counts.values())))
 
 
 def _generator() -> str:
