@@ -290,7 +290,8 @@ def preflight(
 
 
 def _where(source: str, line_no: int | None) -> str:
-    return f"{source}:{line_no}" if line_no is not None else source
+    """How a request is named in a violation: a batch line's source already ends in `:line`."""
+    return source if line_no is None or source.endswith(f":{line_no}") else f"{source}:{line_no}"
 
 
 def _malformed(why: str, *, source: str, line_no: int | None = None, **fields: Any) -> PreflightResult:

@@ -81,7 +81,8 @@ def test_request_out_and_batch_out(tmp_path: Path) -> None:
     assert req["url"] == "https://dashscope-us.aliyuncs.com/compatible-mode/v1/chat/completions"
     content = req["body"]["messages"][0]["content"]
     assert [c["type"] for c in content] == ["image_url", "image_url", "text"] and content[2]["text"] == "What colours?"
-    manifest = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
+    # the manifest is written as inputs finish; its `index` restores input order
+    manifest = sorted((json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()), key=lambda line: line["index"])
     assert content[0] == manifest[0]["part"] and content[1] == manifest[1]["part"]  # input order
     assert req["body"]["model"] == "kimi-k2.6" and req["body"]["enable_thinking"] is False
     rows = [json.loads(x) for x in (tmp_path / "batch.jsonl").read_text().splitlines()]

@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from . import commands, options
 from ..errors import UsageError
 from ..request import FORMS
-from .output import _emit
+from .output import _emit, printable
 
 MEDIA_DIR = "media"  # under --out: fixed media published with --url-prefix
 
@@ -118,9 +118,9 @@ def _cmd_preflight(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Te
             f, args.out / f.name, report_path=report_path, policy=policy, limits=limits, out_dir=media_dir, url_prefix=url_prefix, remote=remote,
             form=args.form, path_style=args.path_style, runner=runner, on_result=show,
         )  # fmt: skip
-        err.write(f"written: {args.out / f.name}\n")
+        err.write(f"written: {printable(args.out / f.name)}\n")
     progress.close()
-    err.write(f"report: {report_path}\n")
+    err.write(f"report: {printable(report_path)}\n")
     elapsed = time.monotonic() - started
     total = counts["ready"] + counts["rejected"]
     err.write(f"{total} request{'s' if total != 1 else ''}: {counts['ready']} ready ({counts['changed']} fixed, {counts['ready'] - counts['changed']} unchanged), {counts['rejected']} rejected; {elapsed:.1f} s, {total / max(elapsed, 1e-9):.0f} requests/s\n")
@@ -151,21 +151,21 @@ def _print_line(out: TextIO, line: dict[str, Any]) -> None:
     else:
         what = ""
     tokens = f"  ~{line['media_tokens']} media tokens (estimate)" if line.get("media_tokens") else ""
-    out.write(f"{line['status']:<9} {name}  {what}{tokens}".rstrip() + "\n")
+    out.write(f"{line['status']:<9} {printable(name)}  {what}{tokens}".rstrip() + "\n")
     for m in media:
         if not m["changed"] and m["status"] == "ready":
             continue
         where = f"messages[{m['message']}].content[{m['part']}]" + (f".video[{m['member']}]" if "member" in m else "")
         became = f" → {m['became']}" if m.get("became") else ""
-        out.write(f"          {where} {m['slot']} {m['source']}{became}\n")
+        out.write(f"          {where} {m['slot']} {printable(m['source'])}{became}\n")
         if m["status"] == "ready":
             for a in m["actions"]:
-                out.write(f"            {a['op']}: {a['reason']}\n")
+                out.write(f"            {a['op']}: {printable(a['reason'])}\n")
         else:
             errors = [v for v in m["violations"] if v["severity"] == "error"]
             for v in errors:
-                out.write(f"            {v['code']}: {v['message']}\n")
+                out.write(f"            {v['code']}: {printable(v['message'])}\n")
             if not errors and m.get("note"):
-                out.write(f"            {m['note']}\n")
+                out.write(f"            {printable(m['note'])}\n")
     for v in line["violations"]:
-        out.write(f"          {v['severity']} {v['code']}: {v['message']}\n")
+        out.write(f"          {v['severity']} {v['code']}: {printable(v['message'])}\n")
