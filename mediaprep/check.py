@@ -203,6 +203,8 @@ def check_video(info: VideoInfo, target: Target, policy: Policy | None = None, *
     sampling_ok = not out
     if info.decode == "failed":
         out.append(violation("video.unreadable", source=source, observed=info.decode_error or "the frames do not decode"))
+    elif info.width_px <= 0 or info.height_px <= 0:
+        out.append(violation("video.unreadable", source=source, observed=f"the stream declares an empty picture ({info.width_px}×{info.height_px})"))
     if info.format not in lim.video_containers:
         fix = "remux" if info.codec in REMUXABLE_CODECS else "transcode"
         out.append(violation("video.container_unlisted", source=source, field="container", observed=info.format, limit=", ".join(sorted(lim.video_containers)), fix=fix))

@@ -29,6 +29,8 @@ DEFAULT_TOKENS = TokenConstants()
 def model_size(size: Size, *, patch_limit: int, constants: TokenConstants = DEFAULT_TOKENS) -> Size:
     """The size the model resizes an image to before patching (never larger than the input)."""
     w, h = size.width_px, size.height_px
+    if w <= 0 or h <= 0:
+        return Size(0, 0)  # an empty picture (a header declaring width 0) has nothing to patch
     p = constants.patch_size_px
     side_max = constants.side_patch_limit * p
     scale = min(1.0, math.sqrt(patch_limit / (max(1, w // p) * max(1, h // p))), side_max / w, side_max / h)

@@ -268,3 +268,12 @@ def test_video_as_frames_with_a_small_max_frames_is_rejected_with_the_max_frames
     assert "raise max_frames to 300 or more (up to 2000)" in report.violations[0].message
     # the video file itself is fine: the service samples it, so nothing is said without --video-as frames
     assert check_video(video_info(3_000.0), Target(api="dashscope", transport="url"), Policy(max_frames=100), source="talk.mp4").status == "ok"
+
+
+def test_a_video_declaring_an_empty_picture_is_unreadable_not_a_crash() -> None:
+    """Found by benchmarks/fuzz.py: a zero-width stream made the token estimate divide by zero."""
+    from mediaprep.check import check_video
+
+    report = check_video(video_info(10.0, width_px=0, stored_width_px=0), Target(), source="zero.flv")  # type: ignore[arg-type]
+    assert report.status == "rejected" and "video.unreadable" in report.codes
+    assert "empty picture" in report.violations[0].message or any("empty picture" in v.message for v in report.violations)
