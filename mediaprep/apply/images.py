@@ -78,10 +78,13 @@ def apply_image(media: Media, info: ImageInfo, plan: ImagePlan, target: Target, 
 
 def _encode_to_cap(im, fmt: str, target: Target, policy: Policy, *, icc: bytes | None, orientation: int) -> tuple[EncodedPicture, list[Action]] | CapUnreachable:  # type: ignore[no-untyped-def]
     """Encode once; when over the cap, search JPEG quality (bounded), then downscale; PNG first tries
-    harder compression, then JPEG when it has no alpha, then downscales. Metadata goes when it alone
-    fills the cap, or once the picture is as small as it may be; past that the cap cannot be met
-    (`CapUnreachable`). Always ends: every round either returns or shrinks the picture, and the
-    smallest size is reached after at most log(side) / log(1 / shrink_step_max) rounds."""
+    harder compression, then JPEG when it has no alpha, then downscales. The ICC profile goes (the
+    pixels converted to sRGB through it) when it alone fills the cap, when dropping it alone could
+    meet the cap, or once the picture is as small as it may be (an EXIF orientation is then baked
+    into the pixels); past that the cap cannot be met (`CapUnreachable`). Always ends: every round
+    returns, shrinks the picture, or spends one of the one-off steps (PNG → JPEG, dropping the
+    profile, baking the orientation), and the smallest size is reached after at most
+    log(side) / log(1 / shrink_step_max) shrinks."""
     actions: list[Action] = []
     encodes = 0
     mime = IMAGE_MIME[fmt]

@@ -61,9 +61,10 @@ def animation_pictures(media: Media, info: ImageInfo, frames: FramesPlan, starts
     indexes = [sampling.frame_on_screen(starts_s, t) for t in frames.times_s]
     size = (frames.frame_size.width_px, frames.frame_size.height_px)
     for k, im in enumerate(pillow_backend.iter_animation_frames(media, indexes, size)):
-        pic, _ = pillow_ops.normalise_mode(im, fmt)
+        icc = im.info.get("icc_profile")  # the animation's profile, as an image's is kept
+        pic, converted = pillow_ops.normalise_mode(im, fmt)
         pic = _padded(pic, limits)
-        data = pillow_ops.encode(pic, fmt, quality=quality)
+        data = pillow_ops.encode(pic, fmt, quality=quality, icc=None if converted else icc)
         t = frames.times_s[k]
         yield EncodedPicture(data=data, format=fmt, mime=IMAGE_MIME[fmt], size=pillow_ops.size_of(pic), index=k, time_s=t, pts_s=starts_s[indexes[k]])
 

@@ -185,9 +185,7 @@ def _count_frames(im: Image.Image, fmt: str, animated: bool) -> int:
     that bound. A GIF that is not animated is one frame (its count would walk the whole file)."""
     if fmt == "GIF" and not animated:
         return 1
-    if not hasattr(im, "n_frames"):
-        return 1
-    if fmt in ("TIFF", "BIGTIFF"):
+    if fmt in ("TIFF", "BIGTIFF"):  # before any look at `n_frames`: the property itself walks every page
         bound = max(1, TUNING.max_counted_pages)
         pages = 1
         try:
@@ -199,7 +197,7 @@ def _count_frames(im: Image.Image, fmt: str, animated: bool) -> int:
         im.seek(0)
         return pages
     bound = max(1, TUNING.max_animation_frames if animated else TUNING.max_counted_pages)
-    return max(1, min(int(im.n_frames or 1), bound))
+    return max(1, min(int(getattr(im, "n_frames", 1) or 1), bound))
 
 
 def _encoding_issue(im: Image.Image, fmt: str) -> str | None:
