@@ -89,14 +89,6 @@ def temp_name(dest_name: str) -> str:
     return f"{TEMP_PREFIX}{secrets.token_hex(_TOKEN_HEX // 2)}-{part}"
 
 
-def temp_path(dest: Path) -> Path:
-    """A fresh, unpredictable temporary name beside `dest` (nothing is created). Prefer
-    `exclusive_temp` / `atomic_file`, which create it exclusively; kept for callers that open the
-    name themselves."""
-    dest = Path(dest)
-    return dest.with_name(temp_name(dest.name))
-
-
 def _umask() -> int:
     """The process's umask, read without changing it where the system says it (Linux /proc)."""
     global _fallback_umask

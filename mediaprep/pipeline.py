@@ -359,12 +359,6 @@ def _emit_list(report: Report, frames: FramesPlan, pictures: object, *, name: st
 # URLs: one Range-backed file per URL, read by the same backends as a file
 
 
-def _url_passes_through(report: Report, target: Target, policy: Policy) -> bool:
-    if isinstance(report.info, ImageInfo):
-        return plan_image(report, target, policy).passthrough
-    return isinstance(report.info, VideoInfo) and plan_video(report, target, policy).mode == "passthrough"
-
-
 def _prepare_url(source: Source, *, target: Target, policy: Policy, out_dir: Path | None, url_prefix: str | None, options: RemoteOptions) -> Prepared:
     """An `ok` URL with the url transport: the URL itself. Otherwise: download (capped, streaming,
     to a temporary file that is deleted afterwards) and prepare the file; with the url transport
@@ -375,10 +369,14 @@ def _prepare_url(source: Source, *, target: Target, policy: Policy, out_dir: Pat
     if report.status == "rejected":
         return _rejected(report)
     assert source.url is not None
-    if target.transport == "url" and _url_passes_through(report, target, policy):
+    vplan = plan_video(report, target, policy) if target.transport == "url" and isinstance(report.info, VideoInfo) else None
+    if vplan is not None:
+        passes = vplan.mode == "passthrough"
+    else:
+        passes = target.transport == "url" and isinstance(report.info, ImageInfo) and plan_image(report, target, policy).passthrough
+    if passes:
         reason = "no rule is broken: the URL is sent as it is (nothing downloaded)"
-        if isinstance(report.info, VideoInfo):
-            vplan = plan_video(report, target, policy)
+        if vplan is not None and isinstance(report.info, VideoInfo):
             if vplan.problem is not None:
                 return _rejected(report, actions=vplan.steps, problems=(vplan.problem,))
             fps = vplan.fps if vplan.fps is not None else policy.fps
@@ -538,7 +536,11 @@ def extract_frames(
     max_frames = lim.max_frames_default if max_frames is None else max_frames
     label = label_for(input)
 
+    media: Media | None = None
+
     def failed(v: Violation, info: VideoInfo | None = None, reason: str = "") -> FrameExtraction:
+        if isinstance(media, OpenedMedia):  # nothing will be read: the URL is closed now
+            media.opened.close()
         return FrameExtraction(source=label, fps=None, times_s=(), frame_size=None, violations=(v,), info=info, reason=reason)
 
     source = resolve(input)
@@ -547,7 +549,6 @@ def extract_frames(
     problems = sampling.validate(fps, max_frames, lim, source=label)
     if problems:
         return FrameExtraction(source=label, fps=None, times_s=(), frame_size=None, violations=tuple(problems))
-    media: Media
     if source.kind == "url" and source.remote is None:
         from .remote import DEFAULT_REMOTE, connect
 

@@ -52,7 +52,6 @@ crash or hang costs that line only) or in this process.
 from __future__ import annotations
 
 import asyncio
-import copy
 import dataclasses
 import functools
 import hashlib
@@ -69,7 +68,7 @@ from .codes import violation
 from .errors import UsageError
 from .models import Action, Policy, Prepared, ResultLine, Size, Source, Status, Target, Violation
 from .outputs import atomic_file
-from .request import FORMS, Form, prepared_tokens, request_violations, resolve_model
+from .request import _FORM_API, FORMS, Form, prepared_tokens, request_violations, resolve_model
 from .resolve import label_for, resolve
 from .rules import DEFAULT_LIMITS, Api, Limits
 from .sampling import validate as validate_sampling
@@ -247,6 +246,11 @@ class Settings:
     form: Form = "http"
     path_style: PathStyle = "posix"
 
+    @classmethod
+    def of(cls, *, policy: Policy | None, limits: Limits | None, out_dir: str | os.PathLike[str] | None, url_prefix: str | None, remote: RemoteOptions | None, form: Form, path_style: PathStyle) -> Settings:
+        """The settings of a `preflight` / `preflight_file` call (None: the defaults)."""
+        return cls(policy=policy or Policy(), limits=limits or DEFAULT_LIMITS, out_dir=Path(out_dir) if out_dir is not None else None, url_prefix=url_prefix, remote=remote, form=form, path_style=path_style)
+
     def __post_init__(self) -> None:
         if self.form not in FORMS:
             raise UsageError(f"form {self.form!r} is not one of {', '.join(FORMS)}")
@@ -274,15 +278,7 @@ def preflight(
     of a JSON file holding one. Never raises for a bad request (the result says why); raises
     `UsageError` for misuse (url_prefix without out_dir, an unknown form) and `OSError` when the
     file cannot be read. Costs what `prepare` costs per media reference (see the module docstring)."""
-    settings = Settings(
-        policy=policy or Policy(),
-        limits=limits or DEFAULT_LIMITS,
-        out_dir=Path(out_dir) if out_dir is not None else None,
-        url_prefix=url_prefix,
-        remote=remote,
-        form=form,
-        path_style=path_style,
-    )
+    settings = Settings.of(policy=policy, limits=limits, out_dir=out_dir, url_prefix=url_prefix, remote=remote, form=form, path_style=path_style)
     if isinstance(body_or_path, Mapping):
         return preflight_object(body_or_path, settings=settings, source="<body>")
     path = Path(body_or_path)
@@ -418,15 +414,7 @@ def preflight_file(
     each line runs in this process, one after another, an exception costing that line only.
     Costs: one pass over the file to find the lines, one `line_job` per request (each reads its own
     line back), and one pass writing the output."""
-    settings = Settings(
-        policy=policy or Policy(),
-        limits=limits or DEFAULT_LIMITS,
-        out_dir=Path(out_dir) if out_dir is not None else None,
-        url_prefix=url_prefix,
-        remote=remote,
-        form=form,
-        path_style=path_style,
-    )
+    settings = Settings.of(policy=policy, limits=limits, out_dir=out_dir, url_prefix=url_prefix, remote=remote, form=form, path_style=path_style)
     src, dest = Path(path), Path(out_path)
     if _same_file(src, dest):
         raise UsageError(f"{dest}: the output would overwrite the input (inputs are never touched)")
@@ -745,7 +733,7 @@ def _image_list(part: Mapping[str, Any], urls: list[str], i: int, j: int, *, api
     if all(d.parts is None for d in done):
         return records, problems, tokens, None
     new_urls = [u if d.parts is None else _url_of(d.parts[0], api) for u, d in zip(urls, done)]
-    new_part = copy.copy(dict(part))
+    new_part = dict(part)
     new_part["video"] = new_urls
     return records, problems, tokens, new_part
 
@@ -773,7 +761,7 @@ def _reference(url: str, slot: Slot, i: int, j: int, k: int | None, *, api: Api,
     prepared = _attempt(source, target, settings, policy, slot=slot)
     extra: list[Action] = []
     if prepared is not None and prepared.status == "ready" and _passes(prepared):
-        if transport == first_t and (transport == "path" or _url_of(prepared.parts[0], api) == url) and _kind_of(prepared.parts[0], api) == _slot_kind(slot):
+        if transport == first_t and (transport == "path" or _url_of(prepared.parts[0], api) == url) and _kind_of(prepared.parts[0], api) == slot:
             return _Done(record=_from_prepared(prepared, url, slot, i, j, k, changed=False, api=api, policy=policy, settings=settings), size=_size_of(prepared))
         if transport == "base64" and first_t == "base64":
             extra.append(Action(op="encode", reason=_rewrite_reason(source, prepared)))
@@ -854,7 +842,7 @@ def _from_prepared(
         kinds = [_kind_of(p, api) for p in prepared.parts]
         if len(kinds) > 1:
             became = f"{len(kinds)} images"
-        elif kinds[0] != _slot_kind(slot):
+        elif kinds[0] != slot:
             became = kinds[0]
     tokens = prepared_tokens(prepared) if prepared.status == "ready" and k is None else None
     return _record(
@@ -896,7 +884,7 @@ def _size_of(prepared: Prepared) -> Size | None:
 def _form_for(form: Form, api: Api) -> Form:
     """The form a request of `api` is sent in: an SDK form of the other API does not apply to it
     (a batch file may mix dialects), so it is sent over HTTP."""
-    sdk_api = {"openai_sdk": "openai", "dashscope_sdk": "dashscope"}.get(form)
+    sdk_api = _FORM_API.get(form)
     return form if sdk_api in (None, api) else "http"
 
 
@@ -911,14 +899,10 @@ def _transport_of(url: str) -> Transport | None:
     return None
 
 
-def _slot_kind(slot: Slot) -> str:
-    return "image" if slot == "image" else "video" if slot == "video" else "image_list"
-
-
 def _kind_of(part: Mapping[str, Any], api: Api) -> str:
     """image / video / image_list, of a part `parts` made."""
     found = _media_of(part, api)
-    return _slot_kind(found[0]) if found is not None else "other"
+    return found[0] if found is not None else "other"
 
 
 def _url_of(part: Mapping[str, Any], api: Api) -> str:

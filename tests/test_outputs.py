@@ -293,7 +293,7 @@ def test_temporaries_are_exclusive_private_and_get_an_ordinary_mode(tmp_path: Pa
 
 
 def test_temporary_names_are_unpredictable(tmp_path: Path) -> None:
-    names = {outputs.temp_path(tmp_path / "x.jpg").name for _ in range(50)}
+    names = {outputs.temp_name("x.jpg") for _ in range(50)}
     assert len(names) == 50 and all(TEMP_NAME_RE.match(n) for n in names)
 
 

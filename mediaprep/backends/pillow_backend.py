@@ -257,7 +257,7 @@ def read_info(media: Media, fp: IO[bytes] | None = None, head: bytes | None = No
     w, h = (stored_h, stored_w) if orientation in (5, 6, 7, 8) else (stored_w, stored_h)
     return ImageInfo(
         format=fmt,
-        mime=IMAGE_MIME.get(fmt) or OTHER_MIME.get(fmt) or f"image/x-{fmt.lower()}",
+        mime=_mime(fmt),
         width_px=w,
         height_px=h,
         stored_width_px=stored_w,
@@ -275,10 +275,14 @@ def read_info(media: Media, fp: IO[bytes] | None = None, head: bytes | None = No
     )
 
 
+def _mime(fmt: str) -> str:
+    return IMAGE_MIME.get(fmt) or OTHER_MIME.get(fmt) or f"image/x-{fmt.lower()}"
+
+
 def _declared_only(media: Media, fmt: str, width_px: int, height_px: int, mode: str) -> ImageInfo:
     return ImageInfo(
         format=fmt,
-        mime=IMAGE_MIME.get(fmt) or OTHER_MIME.get(fmt) or f"image/x-{fmt.lower()}",
+        mime=_mime(fmt),
         width_px=width_px,
         height_px=height_px,
         stored_width_px=width_px,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import TypeAlias
 
@@ -36,8 +35,9 @@ def load_small(media: Media, long_px: int, *, max_decode_pixels: int) -> Picture
     image the Pillow backend reads."""
     info = pillow_backend.read_info(media)
     stored = info.stored_size
-    decoded = math.ceil(stored.width_px / 8) * math.ceil(stored.height_px / 8) if info.format == "JPEG" else stored.pixels
-    if decoded > max_decode_pixels:
+    # a JPEG decodes reduced (draft_scale: 0 when even 1/8 is over the budget); others whole
+    over = pillow_backend.draft_scale(stored.width_px, stored.height_px, max_pixels=max_decode_pixels) == 0 if info.format == "JPEG" else stored.pixels > max_decode_pixels
+    if over:
         return None
     limits = dataclasses.replace(DEFAULT_LIMITS, max_decode_pixels=max_decode_pixels)
     im = pillow_backend.load_first_frame(media, info, limits, want_long_px=long_px)

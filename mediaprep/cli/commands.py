@@ -25,6 +25,7 @@ from ..models import Policy, ResultLine, Target, VideoInfo
 from ..outputs import url_for, write_atomic
 from ..pipeline import probe
 from ..progress import Progress, summary
+from . import options
 from .options import _budget_arg, _check_max_side, _check_url_prefix, _inputs, _policy, _remote, _target
 from .output import _emit, _emit_streamed, _print_line, _print_prepared_line, _summary
 from .requests import _RequestWriter
@@ -74,8 +75,7 @@ def _run(args: argparse.Namespace, items: list[str], job: Callable[[str], Result
 
     if getattr(args, "report", None) is not None and not args.report.absolute().parent.is_dir():
         raise UsageError(f"--report {args.report}: the folder {args.report.absolute().parent} does not exist")
-    if args.item_timeout <= 0:
-        raise UsageError(f"--item-timeout {args.item_timeout:g} must be more than 0 s")
+    options.check_item_timeout(args.item_timeout)
     if args.engine == "ray":
         from ..ray_engine import run_ray
 

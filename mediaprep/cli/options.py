@@ -186,6 +186,11 @@ def _remote(args: argparse.Namespace) -> RemoteOptions:
     )
 
 
+def check_item_timeout(seconds: float) -> None:
+    if seconds <= 0:
+        raise UsageError(f"--item-timeout {seconds:g} must be more than 0 s")
+
+
 def _check_max_side(max_side: int | None) -> None:
     floor = DEFAULT_LIMITS.image_min_side_exclusive_px
     if max_side is not None and max_side <= floor:

@@ -68,8 +68,7 @@ def _cmd_preflight(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Te
     policy, limits, remote = options._policy(args), options._limits(args), options._remote(args)
     if args.url_prefix is not None and not args.url_prefix.strip():
         raise UsageError("--url-prefix is empty")
-    if args.item_timeout <= 0:
-        raise UsageError(f"--item-timeout {args.item_timeout:g} must be more than 0 s")
+    options.check_item_timeout(args.item_timeout)
     files = [Path(f) for f in args.files]
     names: dict[str, Path] = {}
     for f in files:
@@ -94,11 +93,6 @@ def _cmd_preflight(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Te
     progress = Progress(err, 0, enabled={"auto": None, "always": True, "never": False}[args.progress])
 
     def show(line: dict[str, Any]) -> None:
-        counts[line["status"]] += 1
-        if line.get("changed"):
-            counts["changed"] += 1
-        codes.update(v["code"] for v in line["violations"])
-        codes.update(v["code"] for m in line["media"] for v in m["violations"])
         progress.update(line["status"])
         if args.json:
             _emit(out, line)
@@ -114,10 +108,12 @@ def _cmd_preflight(args: argparse.Namespace, out: TextIO, err: TextIO, stdin: Te
             from ..batch import run_local
 
             runner = functools.partial(run_local, workers=workers, item_timeout_s=args.item_timeout)
-        preflight_file(
+        summary = preflight_file(
             f, args.out / f.name, report_path=report_path, policy=policy, limits=limits, out_dir=media_dir, url_prefix=url_prefix, remote=remote,
             form=args.form, path_style=args.path_style, runner=runner, on_result=show,
         )  # fmt: skip
+        counts.update(ready=summary.ready, rejected=summary.rejected, changed=summary.changed)
+        codes.update(summary.codes)
         err.write(f"written: {printable(args.out / f.name)}\n")
     progress.close()
     err.write(f"report: {printable(report_path)}\n")
